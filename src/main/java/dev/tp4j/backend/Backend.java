@@ -1,0 +1,53 @@
+package dev.tp4j.backend;
+
+import dev.tp4j.nn.Activation;
+import dev.tp4j.tensor.DType;
+import dev.tp4j.tensor.Device;
+import dev.tp4j.tensor.Shape;
+import dev.tp4j.tensor.Tensor;
+
+/**
+ * The local compute of one rank: memory, GEMMs and pointwise kernels on one device. Layers call only
+ * this and a {@code Communicator}; how the work is done (OpenBLAS, cuBLAS) stays behind it.
+ */
+public interface Backend extends AutoCloseable {
+
+    Device device();
+
+    /** A zeroed tensor on this backend's device. */
+    Tensor allocate(Shape shape, DType dtype);
+
+    /** Copies host floats (row-major, shape of {@code dst}) into {@code dst}. */
+    void copyFromHost(float[] src, Tensor dst);
+
+    /** Copies {@code src} (any row stride) into a new row-major host array. */
+    float[] copyToHost(Tensor src);
+
+    /** {@code dst ← src}; both 2-D of equal shape, either may be a strided column window. */
+    void copy(Tensor src, Tensor dst);
+
+    /**
+     * The linear layer's GEMM: {@code y = x · wᵀ (+ bias)}, with {@code x [m, k]} (may be a column window),
+     * {@code w [n, k]} in nn.Linear layout, {@code bias [n]} or null, {@code y [m, n]}.
+     */
+    void linear(Tensor x, Tensor w, Tensor bias, Tensor y);
+
+    /** {@code y[i, :] += bias} for every row. */
+    void addBias(Tensor y, Tensor bias);
+
+    /** {@code x ← act(x)} in place. */
+    void activate(Activation act, Tensor x);
+
+    /** {@code gate ← act(gate) ⊙ up} in place: the gated MLP's hidden state (SwiGLU with silu). */
+    void gatedActivate(Activation act, Tensor gate, Tensor up);
+
+    /** Waits until all work queued on this backend has finished (a no-op where calls are synchronous). */
+    default void synchronize() {
+    }
+
+    /** One line for reports: library, version, threads or device. */
+    String describe();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,230 @@
+package dev.tp4j.backend.cpu;
+
+import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
+import static org.bytedeco.openblas.global.openblas_nolapack.CblasRowMajor;
+import static org.bytedeco.openblas.global.openblas_nolapack.CblasTrans;
+import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemm;
+
+import dev.tp4j.backend.Backend;
+import dev.tp4j.nn.Activation;
+import dev.tp4j.tensor.DType;
+import dev.tp4j.tensor.Device;
+import dev.tp4j.tensor.Shape;
+import dev.tp4j.tensor.Tensor;
+import java.nio.FloatBuffer;
+import org.bytedeco.openblas.global.openblas_nolapack;
+
+/**
+ * A CPU rank: host tensors, GEMMs through OpenBLAS's {@code cblas_sgemm} straight on the tensors'
+ * off-heap memory (no copies in or out), pointwise work in plain Java over direct buffers.
+ */
+public final class CpuBackend implements Backend {
+    private final int threads;
+
+    /** @param threads OpenBLAS threads for this rank: the cores divided among the ranks on this host */
+    public CpuBackend(int threads) {
+        this.threads = Math.max(1, threads);
+        OpenBlas.setThreads(this.threads);
+    }
+
+    /** Threads for one of {@code localRanks} ranks sharing this host's cores. */
+    public static int threadsPerRank(int localRanks) {
+        return Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, localRanks));
+    }
+
+    @Override
+    public Device device() {
+        return Device.CPU;
+    }
+
+    @Override
+    public Tensor allocate(Shape shape, DType dtype) {
+        return Tensor.allocateHost(shape, dtype);
+    }
+
+    @Override
+    public void copyFromHost(float[] src, Tensor dst) {
+        if (src.length != dst.numel()) {
+            throw new IllegalArgumentException(src.length + " floats for " + dst);
+        }
+        FloatBuffer out = dst.floatBuffer();
+        if (dst.isContiguous()) {
+            out.put(0, src);
+            return;
+        }
+        int rows = dst.rows();
+        int cols = dst.cols();
+        int stride = dst.rowStride();
+        for (int i = 0; i < rows; i++) {
+            out.put(i * stride, src, i * cols, cols);
+        }
+    }
+
+    @Override
+    public float[] copyToHost(Tensor src) {
+        return src.toFloatArray();
+    }
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        requireSameShape(src, dst);
+        FloatBuffer in = src.floatBuffer();
+        FloatBuffer out = dst.floatBuffer();
+        if (src.shape().rank() < 2) {
+            out.put(0, in, 0, Math.toIntExact(src.numel()));
+            return;
+        }
+        int rows = src.rows();
+        int cols = src.cols();
+        for (int i = 0; i < rows; i++) {
+            out.put(i * dst.rowStride(), in, i * src.rowStride(), cols);
+        }
+    }
+
+    @Override
+    public void linear(Tensor x, Tensor w, Tensor bias, Tensor y) {
+        int m = x.rows();
+        int k = x.cols();
+        int n = w.rows();
+        if (w.cols() != k || y.rows() != m || y.cols() != n) {
+            throw new IllegalArgumentException("linear: x" + x.shape() + " · w" + w.shape() + "ᵀ → y" + y.shape());
+        }
+        if (m == 0 || n == 0) {
+            return;
+        }
+        float beta = 0f;
+        if (bias != null) {
+            // Seed C with the bias rows and let the GEMM accumulate onto them (beta = 1): the bias
+            // costs one pass over y instead of a second pass after the product.
+            broadcastRows(bias, y);
+            beta = 1f;
+        }
+        if (k == 0) {
+            if (bias == null) {
+                fill(y, 0f);
+            }
+            return;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k,
+                1f, x.floatPointer(), x.rowStride(), w.floatPointer(), w.rowStride(),
+                beta, y.floatPointer(), y.rowStride());
+    }
+
+    @Override
+    public void addBias(Tensor y, Tensor bias) {
+        int rows = y.rows();
+        int cols = y.cols();
+        checkBias(bias, cols);
+        FloatBuffer out = y.floatBuffer();
+        FloatBuffer b = bias.floatBuffer();
+        int stride = y.rowStride();
+        for (int i = 0; i < rows; i++) {
+            int base = i * stride;
+            for (int j = 0; j < cols; j++) {
+                out.put(base + j, out.get(base + j) + b.get(j));
+            }
+        }
+    }
+
+    @Override
+    public void activate(Activation act, Tensor x) {
+        FloatBuffer v = x.floatBuffer();
+        forEachRow(x, (base, cols) -> {
+            for (int j = base; j < base + cols; j++) {
+                v.put(j, act.apply(v.get(j)));
+            }
+        });
+    }
+
+    @Override
+    public void gatedActivate(Activation act, Tensor gate, Tensor up) {
+        requireSameShape(gate, up);
+        FloatBuffer g = gate.floatBuffer();
+        FloatBuffer u = up.floatBuffer();
+        int rows = gate.rows();
+        int cols = gate.cols();
+        for (int i = 0; i < rows; i++) {
+            int gb = i * gate.rowStride();
+            int ub = i * up.rowStride();
+            for (int j = 0; j < cols; j++) {
+                g.put(gb + j, act.apply(g.get(gb + j)) * u.get(ub + j));
+            }
+        }
+    }
+
+    @Override
+    public String describe() {
+        return "OpenBLAS " + OpenBlas.version() + " (" + OpenBlas.coreName() + "), " + threads
+                + (threads == 1 ? " thread" : " threads");
+    }
+
+    @Override
+    public void close() {
+        // Host tensors are owned and freed by their holders; nothing backend-wide to release.
+    }
+
+    private static void broadcastRows(Tensor bias, Tensor y) {
+        int rows = y.rows();
+        int cols = y.cols();
+        checkBias(bias, cols);
+        FloatBuffer out = y.floatBuffer();
+        FloatBuffer b = bias.floatBuffer();
+        for (int i = 0; i < rows; i++) {
+            out.put(i * y.rowStride(), b, 0, cols);
+        }
+    }
+
+    private static void fill(Tensor y, float value) {
+        FloatBuffer out = y.floatBuffer();
+        forEachRow(y, (base, cols) -> {
+            for (int j = base; j < base + cols; j++) {
+                out.put(j, value);
+            }
+        });
+    }
+
+    private interface RowAction {
+        void apply(int base, int cols);
+    }
+
+    /** Visits each row's [start index, length) in the tensor's buffer; a 1-D tensor is one row. */
+    private static void forEachRow(Tensor t, RowAction action) {
+        if (t.shape().rank() < 2) {
+            action.apply(0, Math.toIntExact(t.numel()));
+            return;
+        }
+        for (int i = 0; i < t.rows(); i++) {
+            action.apply(i * t.rowStride(), t.cols());
+        }
+    }
+
+    private static void checkBias(Tensor bias, int cols) {
+        if (bias.numel() != cols) {
+            throw new IllegalArgumentException("bias " + bias.shape() + " for " + cols + " output columns");
+        }
+    }
+
+    private static void requireSameShape(Tensor a, Tensor b) {
+        if (!a.shape().equals(b.shape())) {
+            throw new IllegalArgumentException("shapes differ: " + a.shape() + " vs " + b.shape());
+        }
+    }
+
+    /** The loaded OpenBLAS library: thread count and identity. */
+    static final class OpenBlas {
+        private OpenBlas() {
+        }
+
+        static void setThreads(int n) {
+            openblas_nolapack.blas_set_num_threads(n);
+        }
+
+        static String version() {
+            return openblas_nolapack.OPENBLAS_VERSION.trim();
+        }
+
+        static String coreName() {
+            return openblas_nolapack.OPENBLAS_CHAR_CORENAME;
+        }
+    }
+}
