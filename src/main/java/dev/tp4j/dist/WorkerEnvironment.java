@@ -1,5 +1,6 @@
 package dev.tp4j.dist;
 
+import dev.tp4j.BadInputException;
 import java.util.Map;
 
 /**
@@ -102,7 +103,7 @@ public record WorkerEnvironment(int rank, int worldSize, int localRank, int loca
     }
 
     /** A worker-environment variable that is malformed or inconsistent: bad input, exit 2. */
-    public static final class BadEnvironmentException extends IllegalArgumentException {
+    public static final class BadEnvironmentException extends BadInputException {
         private static final long serialVersionUID = 1L;
 
         public BadEnvironmentException(String message) {
