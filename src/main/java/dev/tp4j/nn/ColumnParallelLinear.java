@@ -62,6 +62,16 @@ public final class ColumnParallelLinear {
         return weight;
     }
 
+    /** This rank's bias slice, or null. */
+    public Tensor bias() {
+        return bias;
+    }
+
+    /** The same shards with the other choice of gathering the output. */
+    public ColumnParallelLinear withGatherOutput(boolean gather) {
+        return new ColumnParallelLinear(backend, comm, weight, bias, outputs.size(), gather);
+    }
+
     /** A new output tensor of the right shape for {@code tokens} rows. */
     public Tensor allocateOutput(int tokens) {
         long cols = gatherOutput ? outputs.size() : localOutFeatures();

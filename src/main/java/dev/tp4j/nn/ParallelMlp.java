@@ -46,6 +46,16 @@ public final class ParallelMlp implements AutoCloseable {
         return activation;
     }
 
+    /** This rank's shard of the up-projection weight. */
+    public Tensor upWeight() {
+        return up.weight();
+    }
+
+    /** This rank's shard of the down-projection weight. */
+    public Tensor downWeight() {
+        return down.weight();
+    }
+
     public Tensor forward(Tensor x) {
         Tensor y = down.allocateOutput(x.rows());
         forward(x, y);
