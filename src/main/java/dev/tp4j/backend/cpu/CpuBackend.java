@@ -154,7 +154,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String describe() {
-        return "OpenBLAS " + OpenBlas.version() + " (" + OpenBlas.coreName() + "), " + threads
+        return OpenBlas.version() + ", " + threads
                 + (threads == 1 ? " thread" : " threads");
     }
 
@@ -219,12 +219,9 @@ public final class CpuBackend implements Backend {
             openblas_nolapack.blas_set_num_threads(n);
         }
 
+        /** e.g. "OpenBLAS 0.3.31". */
         static String version() {
             return openblas_nolapack.OPENBLAS_VERSION.trim();
-        }
-
-        static String coreName() {
-            return openblas_nolapack.OPENBLAS_CHAR_CORENAME;
         }
     }
 }
