@@ -23,6 +23,11 @@ import picocli.CommandLine.Model.CommandSpec;
  * registered below is a task that {@code tp4j launch} can start in its workers, and that runs directly as
  * {@code tp4j TASK} under srun, mpirun or a hand-set environment.
  *
+ * <p>To add a task, put its class in {@code subcommands} below: a picocli {@code @Command} implementing
+ * {@code Callable<Integer>} (0 ok, 1 mismatch). {@code tp4j launch} makes a fresh instance and parses the
+ * task's options once in the launcher to check them, so constructors and option setters must be cheap and
+ * free of side effects. Every subcommand gets {@code --help}, {@code --version} and {@code --debug}.
+ *
  * <p>Exit status: 0 success; 1 a runtime failure or a mismatch ({@link CommunicationException}, anything
  * unexpected); 2 bad usage or bad input (a picocli {@link ParameterException}, a {@link BadInputException}).
  * A failure prints one line {@code tp4j: <message>} on stderr: no usage text, no stack trace unless the
