@@ -121,8 +121,12 @@ public final class Main implements Callable<Integer> {
                 + String.join(", ", LaunchCommand.taskNames(spec)) + "); see tp4j --help");
     }
 
-    /** Whether {@code --debug} was given anywhere on the command line that {@code cl} belongs to. */
-    static boolean isDebug(CommandLine cl) {
+    /**
+     * Whether the global {@code --debug} was given anywhere on the command line that {@code cl} belongs to.
+     * Tasks read it here ({@code Main.isDebug(spec.commandLine())}); a task must not declare its own
+     * {@code --debug} (picocli refuses the duplicate of this inherited option).
+     */
+    public static boolean isDebug(CommandLine cl) {
         Object root = cl.getCommandSpec().root().userObject();
         return root instanceof Main m && m.debug;
     }
