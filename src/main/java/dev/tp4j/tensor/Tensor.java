@@ -184,7 +184,9 @@ public final class Tensor implements AutoCloseable {
             } else {
                 BytePointer bytes = new BytePointer(memory);
                 bytes.capacity(byteOffset + extentBytes).limit(byteOffset + extentBytes).position(byteOffset);
-                byteBuffer = bytes.asByteBuffer();
+                // JavaCPP's buffer starts at the allocation and merely sets its position to our
+                // offset; slice it so index 0 is this tensor's first byte.
+                byteBuffer = bytes.asByteBuffer().slice();
             }
             byteBuffer.order(ByteOrder.nativeOrder());
         }
