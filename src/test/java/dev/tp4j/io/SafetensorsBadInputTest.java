@@ -114,6 +114,7 @@ class SafetensorsBadInputTest {
         assertRejected(file("garbage.safetensors", "{\"a\": [1, 2", zeros(0)), "header is not valid JSON");
         assertRejected(file("trailing.safetensors", "{}{}", zeros(0)), "header is not valid JSON");
         assertRejected(file("blank.safetensors", "        ", zeros(0)), "header is empty");
+        assertRejected(file("zero.safetensors", "", zeros(0)), "header is empty");
     }
 
     @Test
