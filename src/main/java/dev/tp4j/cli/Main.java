@@ -42,6 +42,7 @@ import picocli.CommandLine.Model.CommandSpec;
             LaunchCommand.class,
             DemoCommand.class,
             VerifyCommand.class,
+            BenchCommand.class,
             CommandLine.HelpCommand.class,
         })
 public final class Main implements Callable<Integer> {

@@ -1,29 +1,106 @@
 package dev.tp4j.cli;
 
-import dev.tp4j.dist.BackendChoice;
-import dev.tp4j.dist.WorkerEnvironment;
+import dev.tp4j.nn.Activation;
+import dev.tp4j.verify.VerifyOptions;
+import dev.tp4j.verify.VerifyReport;
+import dev.tp4j.verify.VerifyResult;
+import dev.tp4j.verify.VerifyRun;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-/**
- * PLACEHOLDER of branch `launcher`, only so that {@link Main} compiles here: the real {@code verify} task is
- * written on another branch and replaces this file. It checks nothing; it says who it is and exits 0.
- */
-@Command(name = "verify", description = "Check the tensor-parallel layers against a float64 reference (placeholder).")
+/** {@code tp4j verify}: the parallel layers on every rank against the float64 sequential reference. */
+@Command(name = "verify", description = {
+    "Check column-parallel, row-parallel and the Megatron MLP on every rank against a float64",
+    "sequential reference; report shard shapes, differences with their error bounds, and the",
+    "collectives each layer ran. Exit 1 on any mismatch."})
 public final class VerifyCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
 
+    // Sizes are checked as they are parsed, so `tp4j launch` rejects a bad value once, before any worker starts.
+    int batch;
+    int hidden;
+    int ffn;
+    int repeat;
+    int timeoutSeconds;
+
+    @Option(names = "--batch", defaultValue = "8", description = "Tokens (rows of X). Default: ${DEFAULT-VALUE}.")
+    void setBatch(int value) {
+        batch = Flags.positive(spec, "--batch", value);
+    }
+
+    @Option(names = "--hidden", defaultValue = "512", description = "Model width. Default: ${DEFAULT-VALUE}.")
+    void setHidden(int value) {
+        hidden = Flags.positive(spec, "--hidden", value);
+    }
+
+    @Option(names = "--ffn", defaultValue = "2048", description = "MLP inner width. Default: ${DEFAULT-VALUE}.")
+    void setFfn(int value) {
+        ffn = Flags.positive(spec, "--ffn", value);
+    }
+
+    @Option(names = "--seed", defaultValue = "1234", description = "Seed of every weight and input. Default: ${DEFAULT-VALUE}.")
+    long seed;
+
+    @Option(names = "--activation", defaultValue = "gelu", converter = ActivationConverter.class,
+            description = "relu, gelu (exact erf), gelu_tanh or silu. Default: ${DEFAULT-VALUE}.")
+    Activation activation;
+
+    @Option(names = "--gated", description = "Gated MLP: down(act(gate(x)) * up(x)), Llama's SwiGLU with silu.")
+    boolean gated;
+
+    @Option(names = "--no-bias", description = "Layers without bias.")
+    boolean noBias;
+
+    @Option(names = "--repeat", defaultValue = "1", description = "Run every check N times; report drift. Default: ${DEFAULT-VALUE}.")
+    void setRepeat(int value) {
+        repeat = Flags.positive(spec, "--repeat", value);
+    }
+
+    @Option(names = "--timeout", defaultValue = "60", paramLabel = "SECONDS",
+            description = "Rendezvous and collective timeout. Default: ${DEFAULT-VALUE}.")
+    void setTimeout(int value) {
+        timeoutSeconds = Flags.positive(spec, "--timeout", value);
+    }
+
+    Path json;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON (rank 0).")
+    void setJson(Path file) {
+        json = Flags.outputFile(spec, "--json", file);
+    }
+
     @Override
-    public Integer call() {
-        WorkerEnvironment env = WorkerEnvironment.fromSystem();
-        spec.commandLine().getOut().println("verify placeholder: rank " + env.rank() + " of " + env.worldSize()
-                + " (local " + env.localRank() + "), backend " + BackendChoice.fromSystem()
-                + ", rendezvous " + env.masterAddr() + ":" + env.masterPort() + " - no checks in this build");
-        spec.commandLine().getOut().flush();
-        return 0;
+    public Integer call() throws Exception {
+        VerifyOptions options = new VerifyOptions(batch, hidden, ffn, seed, activation, gated, !noBias, repeat);
+        try (WorkerSession session = WorkerSession.open(Duration.ofSeconds(timeoutSeconds))) {
+            VerifyResult result = new VerifyRun(session.backend(), session.comm(), options).run();
+            if (session.isRankZero()) {
+                VerifyReport.print(result, System.out);
+                System.out.flush();
+                if (json != null) {
+                    JsonOutput.write(json, VerifyReport.toJson(result));
+                }
+            }
+            return result.passed() ? Main.EXIT_OK : Main.EXIT_FAILURE;
+        }
+    }
+
+    /** Parses activation names as the command line spells them. */
+    static final class ActivationConverter implements picocli.CommandLine.ITypeConverter<Activation> {
+        @Override
+        public Activation convert(String value) {
+            try {
+                return Activation.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new picocli.CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
     }
 }

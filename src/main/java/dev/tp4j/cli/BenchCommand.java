@@ -1,0 +1,107 @@
+package dev.tp4j.cli;
+
+import dev.tp4j.bench.BenchOptions;
+import dev.tp4j.bench.BenchPlotter;
+import dev.tp4j.bench.BenchReport;
+import dev.tp4j.bench.BenchResult;
+import dev.tp4j.bench.BenchRun;
+import dev.tp4j.nn.Activation;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code tp4j bench}: GEMM, collectives and the MLP forward, measured on this job's ranks. */
+@Command(name = "bench", description = {
+    "Measure the local GEMM (beside the raw BLAS call), the collectives over a size sweep",
+    "(time, algbw, busbw as nccl-tests defines them) and the Megatron MLP forward."})
+public final class BenchCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    int tokens;
+    int hidden;
+    int ffn;
+    int timeoutSeconds;
+
+    @Option(names = "--tokens", defaultValue = "128", description = "MLP tokens. Default: ${DEFAULT-VALUE}.")
+    void setTokens(int v) {
+        tokens = Flags.positive(spec, "--tokens", v);
+    }
+
+    @Option(names = "--hidden", defaultValue = "2048", description = "MLP width. Default: ${DEFAULT-VALUE}.")
+    void setHidden(int v) {
+        hidden = Flags.positive(spec, "--hidden", v);
+    }
+
+    @Option(names = "--ffn", defaultValue = "8192", description = "MLP inner width. Default: ${DEFAULT-VALUE}.")
+    void setFfn(int v) {
+        ffn = Flags.positive(spec, "--ffn", v);
+    }
+
+    @Option(names = "--dtype", defaultValue = "f32", description = "Compute dtype; CPU ranks compute in f32. Default: ${DEFAULT-VALUE}.")
+    void setDtype(String v) {
+        if (!v.equalsIgnoreCase("f32") && !v.equalsIgnoreCase("fp32") && !v.equalsIgnoreCase("float32")) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--dtype " + v + ": CPU ranks compute in f32 only (bf16/f16 need the CUDA backend)");
+        }
+    }
+
+    @Option(names = "--activation", defaultValue = "gelu", converter = VerifyCommand.ActivationConverter.class,
+            description = "MLP activation. Default: ${DEFAULT-VALUE}.")
+    Activation activation;
+
+    @Option(names = "--quick", description = "Fewer runs and sizes up to 4 MiB: under 30 s on 2 cores.")
+    boolean quick;
+
+    @Option(names = "--timeout", defaultValue = "120", paramLabel = "SECONDS",
+            description = "Rendezvous and collective timeout. Default: ${DEFAULT-VALUE}.")
+    void setTimeout(int v) {
+        timeoutSeconds = Flags.positive(spec, "--timeout", v);
+    }
+
+    Path json;
+    Path plot;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Write one JSON object per result (rank 0).")
+    void setJson(Path f) {
+        json = Flags.outputFile(spec, "--json", f);
+    }
+
+    @Option(names = "--plot", paramLabel = "FILE.png", description = "Draw busbw against size and the MLP time (rank 0).")
+    void setPlot(Path f) {
+        plot = Flags.outputFile(spec, "--plot", f);
+    }
+
+    @Override
+    public Integer call() {
+        BenchOptions options = quick
+                ? new BenchOptions(tokens, hidden, ffn, activation, 2, 7, 4 << 10, 4 << 20)
+                : new BenchOptions(tokens, hidden, ffn, activation, 3, 20, 4 << 10, 64 << 20);
+        try (WorkerSession session = WorkerSession.open(Duration.ofSeconds(timeoutSeconds))) {
+            List<BenchResult> results = new BenchRun(session.backend(), session.comm(), options).run();
+            if (session.isRankZero()) {
+                String header = String.format(Locale.ROOT, "tp4j bench: %d %s; compute: %s; collectives: %s",
+                        session.comm().worldSize(), session.comm().worldSize() == 1 ? "rank" : "ranks",
+                        session.backend().describe(), session.comm().describe());
+                BenchReport.print(results, header, System.out);
+                System.out.flush();
+                if (json != null) {
+                    JsonOutput.write(json, Map.of("task", "bench", "header", header,
+                            "results", results.stream().map(BenchResult::toJson).toList()));
+                }
+                if (plot != null) {
+                    BenchPlotter.write(plot, results, session.comm().worldSize() + " ranks, " + session.backend().describe());
+                }
+            }
+            return Main.EXIT_OK;
+        }
+    }
+}
