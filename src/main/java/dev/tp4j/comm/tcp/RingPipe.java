@@ -190,9 +190,17 @@ final class RingPipe {
         return new CommunicationException("the communicator of rank " + rank + " was closed during " + op);
     }
 
+    /** A reset or a broken pipe is the peer's side of the connection going away, like end-of-stream. */
     private static String describe(IOException e) {
         String m = e.getMessage();
-        return m == null || m.isEmpty() ? "connection broken" : "connection broken (" + m + ")";
+        if (m == null || m.isEmpty()) {
+            return "connection failed";
+        }
+        String lower = m.toLowerCase(java.util.Locale.ROOT);
+        if (lower.contains("broken pipe") || lower.contains("reset")) {
+            return "connection closed";
+        }
+        return "connection failed (" + m + ")";
     }
 
     /** Safe from another thread: a collective blocked in select wakes and fails as "closed". */
