@@ -1,0 +1,145 @@
+package dev.tp4j.dist;
+
+import dev.tp4j.comm.CommunicationException;
+import dev.tp4j.comm.Communicator;
+import dev.tp4j.comm.tcp.TcpRingCommunicator;
+import dev.tp4j.dist.auth.JobToken;
+import dev.tp4j.dist.store.StoreClient;
+import dev.tp4j.dist.store.StoreServer;
+import java.time.Duration;
+
+/**
+ * This worker's membership in the job: rank 0 hosts the rendezvous store, every rank (rank 0 too)
+ * connects to it as a client, and the ranks join a TCP ring for collectives.
+ *
+ * <p>{@link #close()} waits at a store barrier before anyone tears down (so no rank pulls a link from
+ * under a peer that is still finishing), and rank 0 keeps the store up until the other ranks have
+ * left it. After a failed collective the barrier is skipped: the job is already failing, and waiting
+ * for a lost rank would only delay the report.
+ */
+public final class ProcessGroup implements AutoCloseable {
+    private static final Duration FAILURE_LINGER = Duration.ofSeconds(2);
+
+    private final WorkerEnvironment env;
+    private final Duration timeout;
+    private final StoreServer server;
+    private final StoreClient store;
+    private final TcpRingCommunicator communicator;
+    private boolean closed;
+
+    private ProcessGroup(WorkerEnvironment env, Duration timeout, StoreServer server, StoreClient store,
+                         TcpRingCommunicator communicator) {
+        this.env = env;
+        this.timeout = timeout;
+        this.server = server;
+        this.store = store;
+        this.communicator = communicator;
+    }
+
+    /**
+     * Joins the job described by {@code env}: starts the store on rank 0 (binding
+     * {@code MASTER_ADDR:MASTER_PORT}), connects to it, then to the ring neighbours. {@code timeout}
+     * bounds the whole rendezvous and is the no-progress limit of every later collective.
+     *
+     * @throws dev.tp4j.BadInputException rank 0's port is taken or the address is not usable
+     * @throws CommunicationException     a rank did not show up in time, or a peer failed the handshake
+     */
+    public static ProcessGroup init(WorkerEnvironment env, Duration timeout) {
+        JobToken token = JobToken.of(env.jobToken());
+        StoreServer server = null;
+        StoreClient store = null;
+        try {
+            if (env.rank() == 0) {
+                server = StoreServer.start(env.masterAddr(), env.masterPort(), token);
+            }
+            store = StoreClient.connect(env.masterAddr(), env.masterPort(), token, env.rank(), timeout);
+            // The address this rank reached the store from is one the other ranks can reach it on too.
+            String advertisedHost = store.localAddress().getHostAddress();
+            TcpRingCommunicator ring = TcpRingCommunicator.connect(store, token, env.rank(), env.worldSize(),
+                    advertisedHost, timeout);
+            return new ProcessGroup(env, timeout, server, store, ring);
+        } catch (RuntimeException e) {
+            if (store != null) {
+                store.close();
+            }
+            if (server != null) {
+                server.close();
+            }
+            throw e;
+        }
+    }
+
+    public int rank() {
+        return env.rank();
+    }
+
+    public int worldSize() {
+        return env.worldSize();
+    }
+
+    public int localRank() {
+        return env.localRank();
+    }
+
+    public int localWorldSize() {
+        return env.localWorldSize();
+    }
+
+    public WorkerEnvironment environment() {
+        return env;
+    }
+
+    public RendezvousStore store() {
+        return store;
+    }
+
+    public Communicator communicator() {
+        return communicator;
+    }
+
+    /**
+     * Leaves the job. Throws {@link CommunicationException} (after releasing everything) if some rank
+     * never reached the closing barrier.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        CommunicationException failure = null;
+        if (!communicator.failed() && env.worldSize() > 1) {
+            try {
+                StoreBarrier.await(store, "close", env.rank(), env.worldSize(), timeout);
+            } catch (CommunicationException e) {
+                failure = e;
+            }
+        }
+        communicator.close();
+        store.close();
+        if (server != null) {
+            // After a failure the others only need the store long enough to read the diagnosis.
+            boolean healthy = failure == null && !communicator.failed();
+            Duration linger = healthy ? timeout : min(timeout, FAILURE_LINGER);
+            try {
+                server.awaitClientsGone(linger);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                server.close();
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
+    }
+
+    @Override
+    public String toString() {
+        return "ProcessGroup(rank " + rank() + " of " + worldSize() + ", " + communicator.describe() + ")";
+    }
+}

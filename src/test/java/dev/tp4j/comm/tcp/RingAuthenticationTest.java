@@ -1,0 +1,128 @@
+package dev.tp4j.comm.tcp;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tp4j.comm.CommunicationException;
+import dev.tp4j.dist.RendezvousStore;
+import dev.tp4j.dist.auth.Handshake;
+import dev.tp4j.dist.auth.HandshakeException;
+import dev.tp4j.dist.auth.JobToken;
+import dev.tp4j.dist.store.StoreClient;
+import dev.tp4j.tensor.Shape;
+import dev.tp4j.tensor.Tensor;
+import dev.tp4j.testutil.RankThreads;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Strangers on a rank's ring port — garbage, a wrong token, a right token claiming the wrong rank —
+ * are refused, and the real neighbour still gets in.
+ */
+@Timeout(30)
+class RingAuthenticationTest {
+    private static final Duration TIMEOUT = Duration.ofSeconds(15);
+
+    @Test
+    void strangersOnTheRingPortAreRefusedAndTheRingStillForms() throws Exception {
+        CountDownLatch strangersDone = new CountDownLatch(1);
+        AtomicReference<Throwable> intruderFailure = new AtomicReference<>();
+        try (RingHarness ring = new RingHarness()) {
+            Thread intruder = new Thread(() -> {
+                try (StoreClient spy = StoreClient.connect("127.0.0.1", ring.server.port(), JobToken.of(RingHarness.TOKEN), 99, TIMEOUT)) {
+                    String endpoint = spy.getString(RendezvousStore.rankKey(TcpRingCommunicator.DEFAULT_KEY_PREFIX, 1), TIMEOUT);
+                    InetSocketAddress address = new InetSocketAddress("127.0.0.1",
+                            Integer.parseInt(endpoint.substring(endpoint.lastIndexOf(':') + 1)));
+                    try (Socket garbage = new Socket()) {
+                        garbage.connect(address);
+                        OutputStream out = garbage.getOutputStream();
+                        out.write("hello there, this is not a handshake at all......".getBytes(StandardCharsets.US_ASCII));
+                        out.flush();
+                        assertHungUp(garbage);
+                    }
+                    assertRefused(address, JobToken.of("wrong token"), 0);
+                    assertRefused(address, JobToken.of(RingHarness.TOKEN), 2); // right token, wrong rank
+                } catch (Throwable e) {
+                    intruderFailure.set(e);
+                } finally {
+                    strangersDone.countDown();
+                }
+            });
+            intruder.start();
+            List<float[]> sums = RankThreads.run(2, TIMEOUT, rank -> {
+                try (StoreClient store = StoreClient.connect("127.0.0.1", ring.server.port(), JobToken.of(RingHarness.TOKEN), rank, TIMEOUT)) {
+                    if (rank == 0) {
+                        // Rank 1 is listening for rank 0 already; the strangers knock before rank 0 does.
+                        assertTrue(strangersDone.await(10, TimeUnit.SECONDS));
+                    }
+                    try (TcpRingCommunicator comm = TcpRingCommunicator.connect(store, JobToken.of(RingHarness.TOKEN),
+                            rank, 2, "127.0.0.1", TIMEOUT);
+                         Tensor t = Tensor.hostOf(Shape.of(3), new float[] {1, 2, rank})) {
+                        comm.allReduce(t);
+                        comm.barrier(); // nobody closes while the other still reads
+                        return t.toFloatArray();
+                    }
+                }
+            });
+            intruder.join();
+            if (intruderFailure.get() != null) {
+                throw new AssertionError("the intruder's checks failed", intruderFailure.get());
+            }
+            assertArrayEquals(new float[] {2, 4, 1}, sums.get(0));
+            assertArrayEquals(new float[] {2, 4, 1}, sums.get(1));
+        }
+    }
+
+    @Test
+    void aRankWithTheWrongTokenCannotJoin() throws Exception {
+        try (RingHarness ring = new RingHarness()) {
+            Duration shortTimeout = Duration.ofSeconds(2);
+            List<RankThreads.Outcome<Object>> outcomes = RankThreads.outcomes(2, TIMEOUT, rank -> {
+                try (StoreClient store = StoreClient.connect("127.0.0.1", ring.server.port(), JobToken.of(RingHarness.TOKEN), rank, TIMEOUT)) {
+                    JobToken ringToken = JobToken.of(rank == 1 ? "not the job's token" : RingHarness.TOKEN);
+                    TcpRingCommunicator.connect(store, ringToken, rank, 2, "127.0.0.1", shortTimeout).close();
+                    return null;
+                }
+            });
+            for (RankThreads.Outcome<Object> o : outcomes) {
+                assertTrue(o.failed(), "rank " + o.rank() + " must not form a ring with an impostor");
+                assertTrue(o.error() instanceof CommunicationException, o.error().toString());
+                // Whoever is refused says so; the other side may only see its peer give up and leave.
+                assertTrue(o.message().contains("refused") || o.message().contains("could not connect to rank"),
+                        o.message());
+            }
+        }
+    }
+
+    /** The rank read our garbage and hung up (with a reset if our bytes were still unread). */
+    private static void assertHungUp(Socket s) throws Exception {
+        s.setSoTimeout(5_000);
+        try {
+            s.getInputStream().readAllBytes();
+        } catch (java.net.SocketTimeoutException e) {
+            throw new AssertionError("the rank kept a garbage connection open");
+        } catch (java.net.SocketException reset) {
+            // closed with unread bytes: a reset, which is a hang-up too
+        }
+    }
+
+    private static void assertRefused(InetSocketAddress address, JobToken token, int claimedRank) throws Exception {
+        try (Socket s = new Socket()) {
+            s.connect(address);
+            s.setSoTimeout(5_000);
+            HandshakeException e = assertThrows(HandshakeException.class, () -> Handshake.initiate(
+                    s.getInputStream(), s.getOutputStream(), token, Handshake.Service.RING, claimedRank, 1));
+            assertTrue(e.refusedByPeer(), e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,222 @@
+package dev.tp4j.comm.tcp;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tp4j.comm.CollectiveOp;
+import dev.tp4j.comm.CommStats;
+import dev.tp4j.tensor.DType;
+import dev.tp4j.tensor.Partition;
+import dev.tp4j.tensor.Shape;
+import dev.tp4j.tensor.Tensor;
+import java.nio.DoubleBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Every collective, for tp 1–4, on sizes from empty through fewer elements than ranks to a prime
+ * around 100k, against a float64 reference. Sums may differ from the reference by the float32 rounding
+ * of n summands, (n-1)·2⁻²⁴·Σ|x|; copies (gather, broadcast) must be exact, and all_reduce must leave
+ * the same bits on every rank.
+ */
+@Timeout(60)
+class TcpRingCollectivesTest {
+    private static final int[] SIZES = {0, 1, 2, 3, 7, 13, 100_003};
+    private static final Duration TIMEOUT = Duration.ofSeconds(20);
+    private static final double UNIT_ROUNDOFF = Math.scalb(1.0, -24);
+
+    /** What one rank brings back for the cross-rank checks. */
+    record RankResult(List<float[]> allReduced) {
+    }
+
+    @ParameterizedTest(name = "tp={0}")
+    @ValueSource(ints = {1, 2, 3, 4})
+    void everyCollectiveMatchesTheReference(int tp) throws Exception {
+        float[][][] inputs = inputs(tp);
+        List<RankResult> results;
+        try (RingHarness ring = new RingHarness()) {
+            results = ring.run(tp, TIMEOUT, (comm, store) -> runAll(comm, inputs));
+        }
+        for (int s = 0; s < SIZES.length; s++) {
+            float[] first = results.get(0).allReduced().get(s);
+            for (int r = 1; r < tp; r++) {
+                assertBitwiseEqual(first, results.get(r).allReduced().get(s),
+                        "all_reduce of " + SIZES[s] + " elements, rank 0 vs rank " + r);
+            }
+        }
+    }
+
+    private static RankResult runAll(TcpRingCommunicator comm, float[][][] inputs) {
+        int rank = comm.rank();
+        int n = comm.worldSize();
+        List<CollectiveOp> expectedOps = new ArrayList<>();
+        List<Long> expectedSent = new ArrayList<>();
+        List<float[]> allReduced = new ArrayList<>();
+        for (int s = 0; s < SIZES.length; s++) {
+            int size = SIZES[s];
+            float[][] all = inputs[s];
+            Partition chunks = new Partition(size, n);
+
+            try (Tensor buffer = hostOf(all[rank])) {
+                comm.allReduce(buffer);
+                float[] got = buffer.toFloatArray();
+                assertCloseToSum(got, all, 0, "all_reduce of " + size + " on rank " + rank);
+                allReduced.add(got);
+            }
+            expectedOps.add(CollectiveOp.ALL_REDUCE);
+            // Each rank sends every chunk but one in each phase: all but r+1, then all but r+2.
+            expectedSent.add(n == 1 ? 0L
+                    : 4L * (2L * size - chunks.count((rank + 1) % n) - chunks.count((rank + 2) % n)));
+
+            try (Tensor input = hostOf(all[rank]);
+                 Tensor output = Tensor.allocateHost(Shape.of(chunks.count(rank)), DType.F32)) {
+                comm.reduceScatter(input, output);
+                assertCloseToSum(output.toFloatArray(), all, chunks.intOffset(rank), "reduce_scatter of " + size + " on rank " + rank);
+                assertArrayEquals(all[rank], input.toFloatArray(), "reduce_scatter must leave its input alone");
+            }
+            expectedOps.add(CollectiveOp.REDUCE_SCATTER);
+            expectedSent.add(null);
+
+            // all_gather with the partition's counts (some zero when size < n), equal counts, and skewed counts.
+            long[] partitionCounts = new long[n];
+            long[] skewedCounts = new long[n];
+            for (int r = 0; r < n; r++) {
+                partitionCounts[r] = chunks.count(r);
+                skewedCounts[r] = r == n - 1 ? size : size / (r + 2);
+            }
+            for (long[] counts : List.of(partitionCounts, skewedCounts)) {
+                float[] local = Arrays.copyOf(all[rank], (int) counts[rank]);
+                float[] expected = concatPrefixes(all, counts);
+                try (Tensor localT = hostOf(local);
+                     Tensor gathered = Tensor.allocateHost(Shape.of(expected.length), DType.F32)) {
+                    comm.allGather(localT, gathered, counts);
+                    assertArrayEquals(expected, gathered.toFloatArray(), "all_gather " + Arrays.toString(counts) + " on rank " + rank);
+                }
+                expectedOps.add(CollectiveOp.ALL_GATHER);
+                expectedSent.add(4L * (expected.length - counts[(rank + 1) % n]) * (n == 1 ? 0 : 1));
+            }
+            try (Tensor localT = hostOf(all[rank]);
+                 Tensor gathered = Tensor.allocateHost(Shape.of((long) n * size), DType.F32)) {
+                comm.allGather(localT, gathered);
+                long[] equal = new long[n];
+                Arrays.fill(equal, size);
+                assertArrayEquals(concatPrefixes(all, equal), gathered.toFloatArray(), "all_gather, equal counts");
+            }
+            expectedOps.add(CollectiveOp.ALL_GATHER);
+            expectedSent.add(null);
+
+            for (int root = 0; root < n; root++) {
+                try (Tensor buffer = rank == root ? hostOf(all[root]) : Tensor.allocateHost(Shape.of(size), DType.F32)) {
+                    comm.broadcast(buffer, root);
+                    assertArrayEquals(all[root], buffer.toFloatArray(), "broadcast of " + size + " from " + root + " on rank " + rank);
+                }
+                expectedOps.add(CollectiveOp.BROADCAST);
+                // Everyone but the end of the chain (root-1) forwards the whole buffer.
+                expectedSent.add(n == 1 || (rank + 1) % n == root ? 0L : 4L * size);
+            }
+
+            comm.barrier();
+            expectedOps.add(CollectiveOp.BARRIER);
+            expectedSent.add(n == 1 ? 0L : n - 1L);
+        }
+        gatherNonFloat(comm);
+        expectedOps.add(CollectiveOp.ALL_GATHER);
+        expectedSent.add(null);
+
+        List<CommStats.Entry> entries = comm.stats().since(0);
+        assertEquals(expectedOps.size(), entries.size(), "one stats record per collective");
+        for (int i = 0; i < entries.size(); i++) {
+            assertEquals(expectedOps.get(i), entries.get(i).op(), "op of record " + i);
+            if (expectedSent.get(i) != null) {
+                assertEquals(expectedSent.get(i), entries.get(i).sentBytes(), "bytes sent in record " + i + " (" + entries.get(i) + ")");
+            }
+            assertTrue(entries.get(i).nanos() >= 0);
+        }
+        CommStats.Entry firstReduce = entries.get(expectedOps.indexOf(CollectiveOp.ALL_REDUCE));
+        assertEquals(SIZES[0], firstReduce.elements());
+        return new RankResult(allReduced);
+    }
+
+    /** An F64 all_gather: byte offsets must scale with the element size, not assume four bytes. */
+    private static void gatherNonFloat(TcpRingCommunicator comm) {
+        int n = comm.worldSize();
+        int per = 5;
+        try (Tensor local = Tensor.allocateHost(Shape.of(per), DType.F64);
+             Tensor gathered = Tensor.allocateHost(Shape.of((long) n * per), DType.F64)) {
+            DoubleBuffer mine = local.byteBuffer().asDoubleBuffer();
+            for (int i = 0; i < per; i++) {
+                mine.put(i, comm.rank() * 1000.0 + i + 0.25);
+            }
+            comm.allGather(local, gathered);
+            DoubleBuffer out = gathered.byteBuffer().asDoubleBuffer();
+            for (int r = 0; r < n; r++) {
+                for (int i = 0; i < per; i++) {
+                    assertEquals(r * 1000.0 + i + 0.25, out.get(r * per + i), "F64 all_gather element " + (r * per + i));
+                }
+            }
+        }
+    }
+
+    private static void assertCloseToSum(float[] got, float[][] all, int offset, String what) {
+        int n = all.length;
+        for (int i = 0; i < got.length; i++) {
+            double sum = 0;
+            double magnitude = 0;
+            for (float[] rankInput : all) {
+                sum += rankInput[offset + i];
+                magnitude += Math.abs(rankInput[offset + i]);
+            }
+            double tolerance = (n - 1) * UNIT_ROUNDOFF * magnitude;
+            if (Math.abs(got[i] - sum) > tolerance) {
+                throw new AssertionError(what + ": element " + (offset + i) + " is " + got[i] + ", float64 reference "
+                        + sum + " (tolerance " + tolerance + ")");
+            }
+        }
+    }
+
+    private static void assertBitwiseEqual(float[] a, float[] b, String what) {
+        assertEquals(a.length, b.length, what);
+        for (int i = 0; i < a.length; i++) {
+            if (Float.floatToRawIntBits(a[i]) != Float.floatToRawIntBits(b[i])) {
+                throw new AssertionError(what + ": element " + i + " differs: " + a[i] + " vs " + b[i]);
+            }
+        }
+    }
+
+    private static float[] concatPrefixes(float[][] all, long[] counts) {
+        float[] out = new float[(int) Arrays.stream(counts).sum()];
+        int at = 0;
+        for (int r = 0; r < counts.length; r++) {
+            System.arraycopy(all[r], 0, out, at, (int) counts[r]);
+            at += (int) counts[r];
+        }
+        return out;
+    }
+
+    /** inputs[size index][rank]: mixed signs and magnitudes over several binades, so rounding matters. */
+    private static float[][][] inputs(int tp) {
+        float[][][] inputs = new float[SIZES.length][tp][];
+        for (int s = 0; s < SIZES.length; s++) {
+            for (int r = 0; r < tp; r++) {
+                SplittableRandom random = new SplittableRandom(1_000L * s + r);
+                float[] values = new float[SIZES[s]];
+                for (int i = 0; i < values.length; i++) {
+                    values[i] = (float) (random.nextDouble(-1, 1) * Math.scalb(1.0, random.nextInt(-6, 7)));
+                }
+                inputs[s][r] = values;
+            }
+        }
+        return inputs;
+    }
+
+    private static Tensor hostOf(float[] values) {
+        return Tensor.hostOf(Shape.of(values.length), values);
+    }
+}

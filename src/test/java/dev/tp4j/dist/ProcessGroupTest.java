@@ -1,0 +1,138 @@
+package dev.tp4j.dist;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tp4j.BadInputException;
+import dev.tp4j.comm.CollectiveOp;
+import dev.tp4j.comm.CommunicationException;
+import dev.tp4j.comm.Communicator;
+import dev.tp4j.tensor.Shape;
+import dev.tp4j.tensor.Tensor;
+import dev.tp4j.testutil.FreePort;
+import dev.tp4j.testutil.RankThreads;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Workers as threads: rendezvous from the worker environment, a working ring, a clean goodbye. */
+@Timeout(60)
+class ProcessGroupTest {
+    private static final Duration TIMEOUT = Duration.ofSeconds(15);
+    private static final String TOKEN = "pg-test-token";
+
+    @ParameterizedTest(name = "world size {0}")
+    @ValueSource(ints = {1, 3})
+    void ranksMeetReduceAndLeaveCleanly(int worldSize) throws Exception {
+        int port = FreePort.pick();
+        List<float[]> sums = RankThreads.run(worldSize, TIMEOUT.plusSeconds(10), rank -> {
+            try (ProcessGroup group = ProcessGroup.init(env(rank, worldSize, port), TIMEOUT);
+                 Tensor t = Tensor.hostOf(Shape.of(2), new float[] {1, rank})) {
+                assertEquals(rank, group.rank());
+                assertEquals(worldSize, group.worldSize());
+                assertEquals(rank, group.localRank());
+                assertEquals(worldSize, group.localWorldSize());
+                Communicator comm = group.communicator();
+                assertEquals(rank, comm.rank());
+                comm.allReduce(t);
+                assertEquals(1, comm.stats().countSince(0, CollectiveOp.ALL_REDUCE));
+                group.store().set("hello/rank/" + rank, "hi");
+                return t.toFloatArray();
+            }
+        });
+        float expectedRankSum = worldSize * (worldSize - 1) / 2f;
+        for (float[] sum : sums) {
+            assertArrayEquals(new float[] {worldSize, expectedRankSum}, sum);
+        }
+        // Rank 0 took its store down on the way out: the port is free for the next job.
+        try (ServerSocket again = new ServerSocket(port, 1, InetAddress.getByName("127.0.0.1"))) {
+            assertEquals(port, again.getLocalPort());
+        }
+    }
+
+    @Test
+    void otherRanksWaitForRankZeroToStartTheStore() throws Exception {
+        int port = FreePort.pick();
+        RankThreads.run(3, TIMEOUT.plusSeconds(10), rank -> {
+            if (rank == 0) {
+                Thread.sleep(400); // rank 0's JVM is the slow one to start
+            }
+            try (ProcessGroup group = ProcessGroup.init(env(rank, 3, port), TIMEOUT)) {
+                group.communicator().barrier();
+                return null;
+            }
+        });
+    }
+
+    @Test
+    void aTakenMasterPortIsBadInputNamingTheFlag() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+            int port = taken.getLocalPort();
+            BadInputException e = assertThrows(BadInputException.class,
+                    () -> ProcessGroup.init(env(0, 2, port), TIMEOUT));
+            assertEquals("port " + port + " on 127.0.0.1 is already in use (--master-port)", e.getMessage());
+        }
+    }
+
+    @Test
+    void afterALostRankTheOthersFailFastAndStillCloseQuickly() throws Exception {
+        int port = FreePort.pick();
+        CyclicBarrier crashed = new CyclicBarrier(3);
+        List<RankThreads.Outcome<String>> outcomes = RankThreads.outcomes(3, TIMEOUT.plusSeconds(10), rank -> {
+            ProcessGroup group = ProcessGroup.init(env(rank, 3, port), TIMEOUT);
+            try (Tensor t = Tensor.hostOf(Shape.of(1000), new float[1000])) {
+                group.communicator().allReduce(t);
+                if (rank == 2) {
+                    // A crash: sockets vanish, no goodbye.
+                    group.communicator().close();
+                    group.store().close();
+                    crashed.await(5, TimeUnit.SECONDS);
+                    return null;
+                }
+                crashed.await(5, TimeUnit.SECONDS);
+                CommunicationException e = assertThrows(CommunicationException.class, () -> group.communicator().allReduce(t));
+                long start = System.nanoTime();
+                group.close();
+                assertTrue(System.nanoTime() - start < 5_000_000_000L, "close after a failure does not wait out the timeout");
+                return e.getMessage();
+            }
+        });
+        assertEquals("rank 2 lost during all_reduce: connection closed", outcomes.get(0).value(), String.valueOf(outcomes.get(0).error()));
+        assertEquals("rank 2 lost during all_reduce: connection closed", outcomes.get(1).value(), String.valueOf(outcomes.get(1).error()));
+    }
+
+    @Test
+    void aRankThatNeverClosesIsNamedByTheOthersClose() throws Exception {
+        int port = FreePort.pick();
+        Duration shortTimeout = Duration.ofMillis(1500);
+        List<RankThreads.Outcome<String>> outcomes = RankThreads.outcomes(3, TIMEOUT, rank -> {
+            ProcessGroup group = ProcessGroup.init(env(rank, 3, port), shortTimeout);
+            group.communicator().barrier();
+            if (rank == 1) {
+                Thread.sleep(shortTimeout.toMillis() * 2); // stuck elsewhere; leaves without saying goodbye
+                group.communicator().close();
+                group.store().close();
+                return null;
+            }
+            CommunicationException e = assertThrows(CommunicationException.class, group::close);
+            return e.getMessage();
+        });
+        for (int rank : new int[] {0, 2}) {
+            assertEquals("barrier 'close' timed out after 1.5s: rank 1 did not arrive", outcomes.get(rank).value(),
+                    String.valueOf(outcomes.get(rank).error()));
+        }
+    }
+
+    private static WorkerEnvironment env(int rank, int worldSize, int port) {
+        return new WorkerEnvironment(rank, worldSize, rank, worldSize, "127.0.0.1", port, TOKEN, "torchrun");
+    }
+}
