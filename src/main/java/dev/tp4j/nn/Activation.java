@@ -33,7 +33,8 @@ public enum Activation {
 
         @Override
         public double reference(double x) {
-            return 0.5 * x * (1.0 + Erf.erf(x * INV_SQRT2));
+            // erfc keeps the negative tail accurate; 1 + erf(x) cancels there even in double.
+            return 0.5 * x * Erf.erfc(-x * INV_SQRT2);
         }
 
         @Override

@@ -67,7 +67,8 @@ public final class Float64Reference {
             double v = act.reference(z.value()[i]);
             double propagated = lipschitz * z.bound()[i];
             value[i] = v;
-            bound[i] = propagated + local * (Math.abs(v) + propagated);
+            // Float.MIN_VALUE: a result that underflows to a float subnormal is off by up to half of it.
+            bound[i] = propagated + local * (Math.abs(v) + propagated) + Float.MIN_VALUE;
         }
         return new Bounded(value, bound);
     }

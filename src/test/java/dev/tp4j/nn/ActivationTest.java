@@ -1,0 +1,45 @@
+package dev.tp4j.nn;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Pointwise accuracy of what a CPU rank computes against the float64 definitions, with the error the
+ * reference's bound assumes; layer-level bounds are too wide to catch a swapped activation, this is not.
+ */
+class ActivationTest {
+
+    @ParameterizedTest
+    @EnumSource(Activation.class)
+    void floatValuesAreWithinTheDeclaredErrorOfTheFloat64Definition(Activation act) {
+        double u = 0x1.0p-24;
+        double allowed = (act.relativeApproximationError() + u) * (1 + u);
+        for (int i = -200_000; i <= 200_000; i++) {
+            float x = i * 1e-4f;
+            double exact = act.reference(x);
+            double got = act.apply(x);
+            double tol = allowed * Math.abs(exact) + Float.MIN_VALUE; // as Float64Reference.activate
+            assertTrue(Math.abs(got - exact) <= tol,
+                    () -> act + "(" + x + ") = " + got + ", float64 " + exact + ", off by " + Math.abs(got - exact));
+        }
+    }
+
+    @Test
+    void knownValues() {
+        assertEquals(0.0, Activation.RELU.reference(-3.0));
+        assertEquals(0.8413447460685429, Activation.GELU.reference(1.0), 1e-15);   // Φ(1)
+        assertEquals(0.8411919906082768, Activation.GELU_TANH.reference(1.0), 1e-15);
+        assertEquals(0.7310585786300049, Activation.SILU.reference(1.0), 1e-15);    // σ(1)
+    }
+
+    @Test
+    void geluAndItsTanhApproximationAreTellingApart() {
+        float x = 2.5f;
+        double tol = (Activation.GELU.relativeApproximationError() + 0x1.0p-24) * Math.abs(Activation.GELU.reference(x));
+        assertTrue(Math.abs(Activation.GELU.apply(x) - Activation.GELU_TANH.reference(x)) > 100 * tol);
+    }
+}
