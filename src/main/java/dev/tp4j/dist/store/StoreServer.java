@@ -44,13 +44,14 @@ public final class StoreServer implements AutoCloseable {
     private final Object clientsLock = new Object();
     private int authenticatedClients; // guarded by clientsLock
     private volatile boolean closed;
+    private final Thread acceptor;
 
     private StoreServer(ServerSocket listener, JobToken token, Duration handshakeTimeout) {
         this.listener = listener;
         this.token = token;
         this.handshakeTimeoutMillis = (int) Math.max(1, handshakeTimeout.toMillis());
         this.rejections = new RejectionLog("rendezvous store on " + endpoint());
-        Thread acceptor = new Thread(this::acceptLoop, "tp4j-store-accept");
+        this.acceptor = new Thread(this::acceptLoop, "tp4j-store-accept");
         acceptor.setDaemon(true);
         acceptor.start();
     }
@@ -139,6 +140,15 @@ public final class StoreServer implements AutoCloseable {
         }
         synchronized (entries) {
             entries.notifyAll();
+        }
+        // The JDK releases a listening socket only once the thread blocked in accept() has left it; wait
+        // for that, so the port is free when close() returns (a next job may bind it at once).
+        if (Thread.currentThread() != acceptor) {
+            try {
+                acceptor.join(2_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

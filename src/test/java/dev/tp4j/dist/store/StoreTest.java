@@ -109,7 +109,7 @@ class StoreTest {
             good.set("after", "2");
             assertEquals("1", good.getString("before", TIMEOUT));
             assertEquals("2", good.getString("after", TIMEOUT));
-            assertEquals(2, server.refusedConnections());
+            awaitRefused(server, 2); // the server counts a refusal just after telling the client
         }
     }
 
@@ -141,11 +141,7 @@ class StoreTest {
                 assertEquals("v", late.getString("k", TIMEOUT));
             }
 
-            long deadline = System.nanoTime() + 5_000_000_000L;
-            while (server.refusedConnections() < 2 && System.nanoTime() < deadline) {
-                Thread.sleep(20);
-            }
-            assertEquals(2, server.refusedConnections(), "garbage and silence are each refused once");
+            awaitRefused(server, 2);
             assertClosedByServer(silent);
             assertClosedByServer(garbage);
             good.set("k2", "v2");
@@ -220,6 +216,20 @@ class StoreTest {
                         outcomes.get(rank).message());
             }
         }
+    }
+
+    /** Refusals are counted by the server's connection threads, a moment after the client hears of them. */
+    private static void awaitRefused(StoreServer server, int expected) {
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (server.refusedConnections() < expected && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        assertEquals(expected, server.refusedConnections(), "each stranger is refused (and logged) once");
     }
 
     /** Reads what the server sent (its greeting) and expects end-of-stream: it hung up on us. */
