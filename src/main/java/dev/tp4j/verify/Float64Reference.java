@@ -62,13 +62,15 @@ public final class Float64Reference {
         double[] value = new double[z.length()];
         double[] bound = new double[z.length()];
         double lipschitz = act.lipschitz();
-        double local = (act.relativeApproximationError() + U32) * (1 + U32);
         for (int i = 0; i < value.length; i++) {
-            double v = act.reference(z.value()[i]);
+            double x = z.value()[i];
+            double v = act.reference(x);
             double propagated = lipschitz * z.bound()[i];
+            // The computed input may be off by z.bound: the approximation error is taken at its largest.
+            double approximation = act.approximationError(Math.abs(x) + z.bound()[i]);
             value[i] = v;
-            // Float.MIN_VALUE: a result that underflows to a float subnormal is off by up to half of it.
-            bound[i] = propagated + local * (Math.abs(v) + propagated) + Float.MIN_VALUE;
+            // One rounding of the result; Float.MIN_VALUE covers a result that underflows to a subnormal.
+            bound[i] = propagated + approximation + U32 * (Math.abs(v) + propagated + approximation) + Float.MIN_VALUE;
         }
         return new Bounded(value, bound);
     }

@@ -20,6 +20,13 @@ import org.bytedeco.openblas.global.openblas_nolapack;
  */
 public final class CpuBackend implements Backend {
     private final int threads;
+    /*
+     * Pointwise work runs on heap chunks: bulk copies in and out of the direct buffers are memcpy, and
+     * loops over a float[] are what the JIT vectorises. Reused across calls (a backend serves one
+     * thread, its rank's), so the hot path allocates nothing.
+     */
+    private final float[] chunk = new float[4096];
+    private final float[] chunkB = new float[4096];
 
     /** @param threads OpenBLAS threads for this rank: the cores divided among the ranks on this host */
     public CpuBackend(int threads) {
@@ -130,8 +137,11 @@ public final class CpuBackend implements Backend {
     public void activate(Activation act, Tensor x) {
         FloatBuffer v = x.floatBuffer();
         forEachRow(x, (base, cols) -> {
-            for (int j = base; j < base + cols; j++) {
-                v.put(j, act.apply(v.get(j)));
+            for (int start = 0; start < cols; start += chunk.length) {
+                int n = Math.min(chunk.length, cols - start);
+                v.get(base + start, chunk, 0, n);
+                act.applyAll(chunk, n);
+                v.put(base + start, chunk, 0, n);
             }
         });
     }
@@ -141,13 +151,21 @@ public final class CpuBackend implements Backend {
         requireSameShape(gate, up);
         FloatBuffer g = gate.floatBuffer();
         FloatBuffer u = up.floatBuffer();
+        float[] other = chunkB;
         int rows = gate.rows();
         int cols = gate.cols();
         for (int i = 0; i < rows; i++) {
             int gb = i * gate.rowStride();
             int ub = i * up.rowStride();
-            for (int j = 0; j < cols; j++) {
-                g.put(gb + j, act.apply(g.get(gb + j)) * u.get(ub + j));
+            for (int start = 0; start < cols; start += chunk.length) {
+                int n = Math.min(chunk.length, cols - start);
+                g.get(gb + start, chunk, 0, n);
+                u.get(ub + start, other, 0, n);
+                act.applyAll(chunk, n);
+                for (int j = 0; j < n; j++) {
+                    chunk[j] *= other[j];
+                }
+                g.put(gb + start, chunk, 0, n);
             }
         }
     }
