@@ -16,10 +16,8 @@ public final class Backends {
      * without CUDA support is bad input (exit 2) naming what is missing.
      */
     public static Backend open(BackendChoice choice, WorkerEnvironment env, java.io.PrintStream notices) {
+        checkAvailable(choice);
         switch (choice) {
-            case cuda:
-                throw new BadInputException("--backend cuda: this build of tp4j has no CUDA backend yet; "
-                        + "use --backend cpu");
             case auto:
                 if (LocalDevices.cudaDeviceCount() > 0 && env.rank() == 0) {
                     notices.println("tp4j: a CUDA device is visible but this build has no CUDA backend yet; "
@@ -33,6 +31,14 @@ public final class Backends {
     }
 
     /** OpenBLAS threads: OPENBLAS_NUM_THREADS when the user or launcher set it, else cores / local ranks. */
+    /** Bad input (exit 2) when the choice cannot be served on this machine, naming what is missing. */
+    public static void checkAvailable(BackendChoice choice) {
+        if (choice == BackendChoice.cuda) {
+            throw new BadInputException("--backend cuda: this build of tp4j has no CUDA backend yet "
+                    + "(CPU ranks only); use --backend cpu or auto");
+        }
+    }
+
     private static Backend cpu(WorkerEnvironment env) {
         String set = System.getenv("OPENBLAS_NUM_THREADS");
         int threads = CpuBackend.threadsPerRank(env.localWorldSize());

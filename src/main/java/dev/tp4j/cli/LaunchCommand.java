@@ -1,6 +1,7 @@
 package dev.tp4j.cli;
 
 import dev.tp4j.BadInputException;
+import dev.tp4j.backend.Backends;
 import dev.tp4j.dist.BackendChoice;
 import dev.tp4j.dist.Launcher;
 import dev.tp4j.dist.LocalDevices;
@@ -98,6 +99,8 @@ public final class LaunchCommand implements Callable<Integer> {
         }
         BackendChoice chosen = backend != null ? backend : BackendChoice.fromSystem();
         int nproc = procsPerNode(chosen);
+        // Say it once here rather than in every worker: the workers would each refuse the same way.
+        Backends.checkAvailable(chosen);
 
         List<String> workerArgs = new ArrayList<>();
         if (Main.isDebug(self)) {
