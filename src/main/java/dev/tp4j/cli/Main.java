@@ -43,6 +43,7 @@ import picocli.CommandLine.Model.CommandSpec;
             DemoCommand.class,
             VerifyCommand.class,
             BenchCommand.class,
+            InfoCommand.class,
             CommandLine.HelpCommand.class,
         })
 public final class Main implements Callable<Integer> {

@@ -89,4 +89,13 @@ class VerifyEndToEndIT {
         assertTrue(r.err().contains("--json"), r::all);
         assertFalse(Files.exists(missing));
     }
+
+    @Test
+    void infoSaysWhatThisMachineOffersAndWhatIsMissing() throws Exception {
+        Tp4jCommand.Result r = Tp4jCommand.run("info");
+        assertEquals(0, r.status(), r::all);
+        assertTrue(r.out().contains("OpenBLAS 0.3"), r::all);
+        assertTrue(r.out().contains("cores:       " + Runtime.getRuntime().availableProcessors()), r::all);
+        assertTrue(r.out().contains("no CUDA backend"), r::all);
+    }
 }
