@@ -161,6 +161,8 @@ docker build -q -f docker/Dockerfile.cpu --build-arg BASE="$base" \
   say "FAILED: docker build"
   exit 1
 }
+# Earlier builds' images, now untagged, would pile up in the cache.
+docker image prune -f --filter label=org.opencontainers.image.title=tp4j > /dev/null
 say "image $image: $(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}'), user $(docker image inspect -f '{{.Config.User}}' "$image"), version label $(docker image inspect -f '{{index .Config.Labels "org.opencontainers.image.version"}}' "$image")"
 
 # ------------------------------------------------------------------------------------------------- runs
