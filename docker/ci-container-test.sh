@@ -13,6 +13,9 @@
 #
 #   TP4J_DOCKER_CACHE   cache directory (default /var/cache/tp4j-docker)
 #   TP4J_DEBIAN_MIRROR  Debian mirror for debootstrap (default http://deb.debian.org/debian)
+#   TP4J_DOCKERD_NO_BRIDGE=1  start dockerd with --iptables=false --bridge=none at once (the fallback
+#                       when it does not start with its default network; builds and containers then
+#                       run with --network none)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -110,7 +113,7 @@ else
     export DOCKER_HOST="unix://$run_dir/docker.sock"
     if answers; then
       say "using the Docker engine at $DOCKER_HOST"
-    elif start_dockerd; then
+    elif [ "${TP4J_DOCKERD_NO_BRIDGE:-0}" != 1 ] && start_dockerd; then
       say "started dockerd (pid $started_pid, data root $cache/data)"
     elif start_dockerd --iptables=false --bridge=none; then
       say "started dockerd without a bridge network (pid $started_pid); containers run with --network none"
@@ -152,7 +155,7 @@ if [ ! -x target/tp4j-dist/bin/tp4j ] || [ ! -f target/tp4j-dist/lib/tp4j.jar ];
 fi
 version="$(sed -n 's/^tp4j \(.*\)/\1/p' <(target/tp4j-dist/bin/tp4j --version 2> /dev/null) | head -1)"
 say "docker build -f docker/Dockerfile.cpu --build-arg BASE=$base"
-docker build -q -f docker/Dockerfile.cpu --build-arg BASE="$base" \
+docker build -q "${net[@]}" -f docker/Dockerfile.cpu --build-arg BASE="$base" \
   --build-arg VERSION="${version:-unknown}" \
   --build-arg REVISION="$(git rev-parse HEAD 2> /dev/null || echo unknown)" \
   --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
