@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A real container run for CI: builds the CPU image (docker/Dockerfile.cpu) against a locally made Debian
-# base and runs it, checking exit status and output:
+# base and runs it, checking exit status and output (then the GPU Dockerfile against a stand-in for
+# NVIDIA's base; see the end):
 #   demo (4 CPU ranks), info, verify writing --json to a mounted results directory, the entry point's GPU
 #   count and multi-node variables seen through `docker run -e`, and `docker stop` ending a running job
 #   cleanly (SIGTERM reaches the launcher, which stops its workers: status 143, well before the timeout).
@@ -251,3 +252,39 @@ docker logs "$stop_name" > "$work/stop.out" 2>&1
 [ "$took" -lt 20 ] || fail "docker stop took $took s (the launcher did not act on SIGTERM)" "$work/stop.out"
 grep -q 'interrupted; stopping 4 workers' "$work/stop.out" || fail "the launcher did not say it stopped its workers" "$work/stop.out"
 say "ok: docker stop: SIGTERM reached the launcher, which stopped its 4 workers (status 143, ${took} s)"
+
+# ------------------------------------------------------------------------------- the GPU Dockerfile
+# NVIDIA's CUDA base cannot be had here. What can be checked: its base-library check refuses a base
+# without CUDA, and with a stand-in base (the Debian one plus empty libraries carrying the sonames of
+# cudart, cuBLAS, cuBLASLt and NCCL) the whole file builds and the image runs, on CPU ranks.
+gpu_image=tp4j:cuda-ci
+set +e
+docker build -q --force-rm "${net[@]}" -f docker/Dockerfile --build-arg BASE="$base" -t "$gpu_image" . > "$work/gpu-neg.out" 2>&1
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "docker/Dockerfile built on a base without CUDA libraries" "$work/gpu-neg.out"
+grep -q "has no libcudart.so.13" "$work/gpu-neg.out" || fail "docker/Dockerfile on a non-CUDA base: no clear message" "$work/gpu-neg.out"
+say "ok: docker/Dockerfile refuses a base without the CUDA libraries"
+
+if ! command -v gcc > /dev/null; then
+  say "SKIPPED: the GPU Dockerfile on a stand-in CUDA base (no gcc here to make the stub libraries)"
+  exit 0
+fi
+stub_base=tp4j-base:cuda-stub
+mkdir -p "$work/stub/lib"
+for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libnccl.so.2; do
+  echo 'void tp4j_cuda_stub(void) {}' | gcc -shared -fPIC -x c - -Wl,-soname,"$lib" -o "$work/stub/lib/$lib"
+done
+printf '%s\n' "FROM $base" \
+  'COPY lib /usr/local/cuda-stub/lib' \
+  'RUN echo /usr/local/cuda-stub/lib > /etc/ld.so.conf.d/cuda-stub.conf && ldconfig' \
+  'ENV NVIDIA_VISIBLE_DEVICES=all' > "$work/stub/Dockerfile"
+docker build -q "${net[@]}" -t "$stub_base" "$work/stub" > "$work/stub.out" 2>&1 || fail "building the stand-in CUDA base" "$work/stub.out"
+docker build -q "${net[@]}" -f docker/Dockerfile --build-arg BASE="$stub_base" -t "$gpu_image" . > "$work/gpu.out" 2>&1 ||
+  fail "docker/Dockerfile on the stand-in CUDA base" "$work/gpu.out"
+docker image prune -f --filter label=org.opencontainers.image.title=tp4j > /dev/null
+say "ok: docker/Dockerfile builds on the stand-in CUDA base (label dev.tp4j.flavor=$(docker image inspect -f '{{index .Config.Labels "dev.tp4j.flavor"}}' "$gpu_image"))"
+# NVIDIA_VISIBLE_DEVICES=all as in NVIDIA's images, but no GPU given: the entry point falls back to CPU.
+run_args=("$gpu_image")
+check "GPU image, no GPU given: demo on CPU ranks" "$work/gpu-demo.out" 0 \
+  '^entrypoint: no GPU visible .*demo on 4 CPU ranks' '^\[0\] verify: all 4 checks passed on 4 ranks'
