@@ -14,9 +14,11 @@
 # Environment:
 #   TP4J_NPROC         ranks to start, overriding the count above (GPU or CPU)
 #   NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT (or torchrun's PET_ forms of them)
-#                      multi-node: become --nnodes, --node-rank, --master-addr, --master-port;
-#                      TP4J_JOB_TOKEN (the same secret on every node) is passed on to the workers as is
+#                      multi-node (NNODES > 1): become --nnodes, --node-rank, --master-addr,
+#                      --master-port (ignored on one node); TP4J_JOB_TOKEN (the same secret on every
+#                      node) reaches the launcher and its workers as is
 #   TP4J_ENTRYPOINT_DRY_RUN=1   print the command (one word per line) instead of running it; for tests
+#   TP4J_HOME (/opt/tp4j), TP4J_BIN (its bin/tp4j), TP4J_DEV_DIR (/dev)   where things are; tests move them
 #
 # The command is exec'd, so the launcher's JVM becomes the container's main process: `docker stop`
 # (SIGTERM) and Ctrl-C (SIGINT) reach it, and it stops its workers before exiting (143 / 130).
@@ -119,7 +121,7 @@ if [ "$gpus" -lt 1 ]; then
   case "$task" in bench) cpu_default=2 ;; *) cpu_default=4 ;; esac
   nproc="${nproc:-$cpu_default}"
   echo "entrypoint: no GPU visible (CUDA_VISIBLE_DEVICES, NVIDIA_VISIBLE_DEVICES, /dev/nvidia*): $task on $nproc CPU ranks" >&2
-  if [ "$task" = demo ] && [ "$nproc" = 4 ] && [ -z "${NNODES:-${PET_NNODES:-}}" ]; then
+  if [ "$task" = demo ] && [ "$nproc" = 4 ] && [ "${NNODES:-${PET_NNODES:-1}}" = 1 ]; then
     run "$tp4j" demo "$@"
   fi
   launch+=("$nproc" --backend cpu)
@@ -128,13 +130,17 @@ else
 fi
 [ "$task" = demo ] && task=verify
 
-nnodes="${NNODES:-${PET_NNODES:-}}"
-node_rank="${NODE_RANK:-${PET_NODE_RANK:-}}"
-master_addr="${MASTER_ADDR:-${PET_MASTER_ADDR:-}}"
-master_port="${MASTER_PORT:-${PET_MASTER_PORT:-}}"
-[ -n "$nnodes" ] && launch+=(--nnodes "$nnodes")
-[ -n "$node_rank" ] && launch+=(--node-rank "$node_rank")
-[ -n "$master_addr" ] && launch+=(--master-addr "$master_addr")
-[ -n "$master_port" ] && launch+=(--master-port "$master_port")
+# Multi-node only: on one node the launcher's own rendezvous (127.0.0.1, a free port) is the right one,
+# even where the platform sets MASTER_ADDR anyway (e.g. to a service address this container cannot bind).
+nnodes="${NNODES:-${PET_NNODES:-1}}"
+if [ "$nnodes" != 1 ]; then
+  node_rank="${NODE_RANK:-${PET_NODE_RANK:-}}"
+  master_addr="${MASTER_ADDR:-${PET_MASTER_ADDR:-}}"
+  master_port="${MASTER_PORT:-${PET_MASTER_PORT:-}}"
+  launch+=(--nnodes "$nnodes")
+  [ -n "$node_rank" ] && launch+=(--node-rank "$node_rank")
+  [ -n "$master_addr" ] && launch+=(--master-addr "$master_addr")
+  [ -n "$master_port" ] && launch+=(--master-port "$master_port")
+fi
 
 run "$tp4j" launch "${launch[@]}" "$task" "$@"

@@ -117,6 +117,10 @@ expect "NNODES NODE_RANK MASTER_ADDR MASTER_PORT" \
 expect "torchrun's PET_ forms" \
   "$T|launch|--nproc-per-node|8|--nnodes|4|--node-rank|0|--master-addr|head|--master-port|29500|bench" \
   "$(run_dry "NVIDIA_VISIBLE_DEVICES=0,1,2,3,4,5,6,7 PET_NNODES=4 PET_NODE_RANK=0 PET_MASTER_ADDR=head PET_MASTER_PORT=29500" bench)"
+expect "one node: MASTER_ADDR/PORT set by the platform are left to the launcher" \
+  "$T|launch|--nproc-per-node|2|verify" \
+  "$(run_dry "CUDA_VISIBLE_DEVICES=0,1 MASTER_ADDR=svc.example MASTER_PORT=23456" verify)"
+expect "NNODES=1 is one node" "$T|demo" "$(run_dry "NNODES=1 NODE_RANK=0 MASTER_ADDR=n0" demo)"
 expect "multi-node demo on CPU ranks launches (not tp4j demo)" \
   "$T|launch|--nproc-per-node|4|--backend|cpu|--nnodes|2|--node-rank|0|--master-addr|n0|verify" \
   "$(run_dry "NNODES=2 NODE_RANK=0 MASTER_ADDR=n0" demo)"
