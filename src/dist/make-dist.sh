@@ -29,6 +29,20 @@ cp "$target/tp4j.jar" "$target"/lib/*.jar "$dist/lib/"
 cp "$root/bin/tp4j" "$dist/bin/tp4j"
 chmod 755 "$dist/bin/tp4j"
 
+# JavaCPP's OpenBLAS platform jar holds the JNI libraries of all three bindings. tp4j loads only
+# org.bytedeco.openblas.global.openblas_nolapack (CpuBackend's cblas_sgemm), so the LAPACK bindings' JNI
+# libraries (openblas, openblas_full: 2 x 24 MB, 7 MB of the jar) and the C headers stay out. Should the
+# sources start using those bindings, this stops the build instead of shipping a dist that cannot load them.
+if grep -rEq 'org\.bytedeco\.openblas\.global\.openblas(_full)?([^_A-Za-z0-9]|$)' "$root/src/main/java"; then
+  echo "make-dist: src/main/java uses the OpenBLAS LAPACK bindings: stop trimming libjniopenblas*.so in $0" >&2
+  exit 1
+fi
+for j in "$dist"/lib/openblas-*-linux-*.jar; do
+  "$jdk/bin/java" "$root/src/dist/TrimJar.java" "$j" \
+    'org/bytedeco/openblas/*/libjniopenblas.so' 'org/bytedeco/openblas/*/libjniopenblas_full.so' \
+    'org/bytedeco/openblas/*/include/**' 'org/bytedeco/openblas/*/lib/**'
+done
+
 # Every module any class in the jars refers to (java.desktop: the PNG of `bench --plot`; java.sql: Jackson).
 # jdk.zipfs and jdk.crypto.ec are not referenced statically and not needed (no zip file systems, no TLS).
 modules="$("$jdk/bin/jdeps" --print-module-deps --ignore-missing-deps --multi-release 17 \
