@@ -25,7 +25,21 @@ compgen -G "$target/lib/*.jar" > /dev/null || { echo "make-dist: $target/lib/ ho
 
 rm -rf "$dist"
 mkdir -p "$dist/bin" "$dist/lib"
-cp "$target/tp4j.jar" "$target"/lib/*.jar "$dist/lib/"
+# The runtime jars are the ones tp4j.jar's manifest names (Class-Path: lib/...): target/lib/ may also
+# hold jars of an earlier build's dependencies, which copy-dependencies never removes.
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+(cd "$tmp" && "$jdk/bin/jar" --extract --file "$target/tp4j.jar" META-INF/MANIFEST.MF)
+classpath="$(tr -d '\r' < "$tmp/META-INF/MANIFEST.MF" | awk '
+  /^Class-Path:/ { cp = substr($0, 13); on = 1; next }
+  on && /^ / { cp = cp substr($0, 2); next }
+  { on = 0 }
+  END { print cp }')"
+[ -n "$classpath" ] || { echo "make-dist: $target/tp4j.jar has no Class-Path in its manifest" >&2; exit 1; }
+cp "$target/tp4j.jar" "$dist/lib/"
+for entry in $classpath; do
+  cp "$target/$entry" "$dist/lib/" || { echo "make-dist: $target/$entry (in tp4j.jar's Class-Path) is missing" >&2; exit 1; }
+done
 cp "$root/bin/tp4j" "$dist/bin/tp4j"
 chmod 755 "$dist/bin/tp4j"
 
@@ -43,14 +57,25 @@ for j in "$dist"/lib/openblas-*-linux-*.jar; do
     'org/bytedeco/openblas/*/include/**' 'org/bytedeco/openblas/*/lib/**'
 done
 
-# Every module any class in the jars refers to (java.desktop: the PNG of `bench --plot`; java.sql: Jackson).
-# jdk.zipfs and jdk.crypto.ec are not referenced statically and not needed (no zip file systems, no TLS).
-modules="$("$jdk/bin/jdeps" --print-module-deps --ignore-missing-deps --multi-release 17 \
-  --class-path "$dist/lib/*" "$dist"/lib/*.jar 2> /dev/null | tail -1)"
+# The JDK modules the jars need: what tp4j's classes reach through the class path (jdeps follows the
+# references; this also copes with modular jars, whose `requires` jdeps cannot resolve when they are
+# analysed as inputs of their own), plus what each non-modular jar refers to as a whole (code that is
+# reached by reflection). Today: java.desktop (the PNG of `bench --plot`), java.sql (Jackson),
+# java.management, jdk.unsupported.
+deps() {
+  "$jdk/bin/jdeps" --print-module-deps --ignore-missing-deps --multi-release 17 \
+    --class-path "$dist/lib/*" "$1" 2> /dev/null | tail -1
+}
+modules="$(deps "$dist/lib/tp4j.jar")"
 case "$modules" in
   java.base*) ;;
-  *) echo "make-dist: jdeps printed no module list ('$modules')" >&2; exit 1 ;;
+  *) echo "make-dist: jdeps printed no module list for tp4j.jar ('$modules')" >&2; exit 1 ;;
 esac
+for j in "$dist"/lib/*.jar; do
+  m="$(deps "$j" || true)"
+  case "$m" in java.* | jdk.*) modules="$modules,$m" ;; esac # a modular jar fails here; tp4j.jar covered it
+done
+modules="$(tr ',' '\n' <<< "$modules" | sort -u | paste -sd, -)"
 echo "make-dist: jlink --add-modules $modules"
 "$jdk/bin/jlink" --add-modules "$modules" \
   --strip-debug --no-header-files --no-man-pages --compress=2 \
