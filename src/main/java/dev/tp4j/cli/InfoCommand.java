@@ -1,6 +1,8 @@
 package dev.tp4j.cli;
 
 import dev.tp4j.backend.cpu.CpuBackend;
+import dev.tp4j.backend.cuda.CudaAvailability;
+import dev.tp4j.backend.cuda.CudaDeviceInfo;
 import dev.tp4j.dist.BackendChoice;
 import dev.tp4j.dist.LocalDevices;
 import dev.tp4j.dist.WorkerEnvironment;
@@ -14,6 +16,34 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "info", description = "Show the runtime, the BLAS, the worker environment and the devices tp4j sees.")
 public final class InfoCommand implements Callable<Integer> {
+
+    /**
+     * The CUDA part: devices, versions, and what is missing. {@code deviceFiles} is the count of visible
+     * devices from CUDA_VISIBLE_DEVICES or /dev/nvidia* (without touching the driver).
+     */
+    static void printCuda(PrintStream out, CudaAvailability cuda, int deviceFiles) {
+        if (cuda.usable()) {
+            out.println("  cuda:        " + cuda.devices().size() + " device" + (cuda.devices().size() == 1 ? "" : "s")
+                    + ", driver " + cuda.driverVersion() + ", runtime " + cuda.runtimeVersion() + ", cuBLAS "
+                    + cuda.cublasVersion() + ", NVRTC " + cuda.nvrtcVersion()
+                    + " (CUDA backend built but not yet validated on a GPU: docs/gpu-validation.md)");
+            for (CudaDeviceInfo d : cuda.devices()) {
+                out.println("               " + d);
+            }
+        } else {
+            out.println("  cuda:        not usable: " + cuda.reason());
+            out.println("               " + deviceFiles + " device" + (deviceFiles == 1 ? "" : "s")
+                    + " visible by CUDA_VISIBLE_DEVICES and /dev/nvidia*"
+                    + (cuda.driverVersion() != null ? ", driver " + cuda.driverVersion() : "")
+                    + (cuda.runtimeVersion() != null ? ", runtime " + cuda.runtimeVersion() : "")
+                    + "; --backend auto runs CPU ranks, --backend cuda exits 2");
+        }
+        if (cuda.ncclUsable()) {
+            out.println("  collectives: tcp ring; NCCL " + cuda.ncclVersion() + " between GPU ranks (--comm auto|nccl|tcp)");
+        } else {
+            out.println("  collectives: tcp ring (NCCL not usable: " + cuda.ncclReason() + ")");
+        }
+    }
 
     @Override
     public Integer call() {
@@ -31,10 +61,7 @@ public final class InfoCommand implements Callable<Integer> {
                 + env.localWorldSize() + ", from " + env.source() + "), rendezvous " + env.masterAddr() + ":"
                 + env.masterPort() + (env.jobToken() == null ? ", no job token" : ", job token set"));
         out.println("  backend:     " + BackendChoice.fromSystem() + " (" + BackendChoice.ENV + ")");
-        int gpus = LocalDevices.cudaDeviceCount();
-        out.println("  cuda:        " + gpus + " device" + (gpus == 1 ? "" : "s") + " visible"
-                + " (CUDA_VISIBLE_DEVICES, /dev/nvidia*); this build has no CUDA backend yet, so ranks run on CPU");
-        out.println("  collectives: tcp ring between ranks (no NCCL in this build)");
+        printCuda(out, CudaAvailability.get(), LocalDevices.cudaDeviceCount());
         out.flush();
         return Main.EXIT_OK;
     }
