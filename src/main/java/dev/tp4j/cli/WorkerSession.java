@@ -32,7 +32,7 @@ final class WorkerSession implements AutoCloseable {
 
     static WorkerSession open(Duration timeout) {
         WorkerEnvironment env = WorkerEnvironment.fromSystem();
-        Backend backend = Backends.open(BackendChoice.fromSystem(), env, System.err);
+        Backend backend = Backends.open(BackendChoice.fromSystem(), env, System.out);
         ProcessGroup group = null;
         try {
             CommChoice commChoice = CommChoice.resolve(CommChoice.fromSystem(),
