@@ -24,8 +24,9 @@ import org.bytedeco.javacpp.SizeTPointer;
 
 /**
  * tp4j's CUDA C kernels ({@link KernelSources}), compiled by NVRTC for one device's compute capability
- * into a CUBIN, cached on disk ({@code $XDG_CACHE_HOME/tp4j/kernels/<sha256>-sm_XX.cubin}, default
- * {@code ~/.cache}), loaded as a module and launched on the backend's stream.
+ * into a CUBIN (or PTX, for a GPU newer than NVRTC), cached on disk
+ * ({@code $XDG_CACHE_HOME/tp4j/kernels/<sha256>-sm_XX.cubin}, default {@code ~/.cache}), loaded as a
+ * module and launched on the backend's stream.
  *
  * <p>NOT YET RUN ON A GPU (no device was available to the task that wrote it); see docs/gpu-validation.md.
  */
@@ -80,12 +81,14 @@ final class CudaKernels implements AutoCloseable {
 
     /** Compiles (or reads from the cache) and loads the kernels; the device's context must be current. */
     CudaKernels(CudaDeviceInfo device) {
-        this.arch = device.arch();
-        byte[] cubin = cubin(arch);
-        BytePointer image = new BytePointer(cubin.length + 1L);
-        image.put(cubin).put(cubin.length, (byte) 0).position(0);
-        Cuda.checkDriver(cudart.cuModuleLoadData(module, image), "cuModuleLoadData(" + arch + " kernels)");
-        image.close();
+        int cc = device.major() * 10 + device.minor();
+        Target target = target(cc, supportedArchs());
+        this.arch = target.option();
+        byte[] image = image(target);
+        BytePointer data = new BytePointer(image.length + 1L);
+        data.put(image).put(image.length, (byte) 0).position(0);
+        Cuda.checkDriver(cudart.cuModuleLoadData(module, data), "cuModuleLoadData(" + arch + " kernels)");
+        data.close();
         for (String name : LAUNCHED) {
             CUfunc_st f = new CUfunc_st();
             Cuda.checkDriver(cudart.cuModuleGetFunction(f, module, name), "cuModuleGetFunction(" + name + ")");
@@ -93,10 +96,50 @@ final class CudaKernels implements AutoCloseable {
         }
     }
 
-    private static byte[] cubin(String arch) {
-        List<String> opts = options(arch);
+    /** What NVRTC produces for a device: a cubin for its exact sm_XX, or PTX the driver compiles. */
+    record Target(String option, boolean cubin) {
+    }
+
+    /**
+     * A cubin for the device's own architecture when this NVRTC knows it; for a device newer than NVRTC,
+     * PTX for the newest architecture it knows (the driver JIT-compiles PTX for newer GPUs; a cubin
+     * would not load there). A device older than every supported architecture cannot be served.
+     */
+    static Target target(int cc, int[] supported) {
+        int newest = 0;
+        int oldest = Integer.MAX_VALUE;
+        for (int a : supported) {
+            if (a == cc) {
+                return new Target("sm_" + cc, true);
+            }
+            newest = Math.max(newest, a);
+            oldest = Math.min(oldest, a);
+        }
+        if (supported.length > 0 && cc > newest) {
+            return new Target("compute_" + newest, false);
+        }
+        if (supported.length > 0 && cc < oldest) {
+            throw new CudaException("this GPU (sm_" + cc + ") is older than NVRTC supports (oldest sm_" + oldest + ")");
+        }
+        return new Target("sm_" + cc, true); // unknown list or a gap in it: try the exact architecture
+    }
+
+    private static int[] supportedArchs() {
+        int[] n = {0};
+        if (nvrtc.nvrtcGetNumSupportedArchs(n) != nvrtc.NVRTC_SUCCESS || n[0] <= 0) {
+            return new int[0];
+        }
+        int[] archs = new int[n[0]];
+        if (nvrtc.nvrtcGetSupportedArchs(archs) != nvrtc.NVRTC_SUCCESS) {
+            return new int[0];
+        }
+        return archs;
+    }
+
+    private static byte[] image(Target target) {
+        List<String> opts = options(target.option());
         String key = KernelSources.sha256(String.join(" ", opts) + " nvrtc");
-        Path cached = cacheDir().resolve(key.substring(0, 16) + "-" + arch + ".cubin");
+        Path cached = cacheDir().resolve(key.substring(0, 16) + "-" + target.option() + (target.cubin() ? ".cubin" : ".ptx"));
         try {
             if (Files.isRegularFile(cached)) {
                 return Files.readAllBytes(cached);
@@ -104,10 +147,10 @@ final class CudaKernels implements AutoCloseable {
         } catch (IOException e) {
             // fall through and compile
         }
-        byte[] bin = compile(arch, opts);
+        byte[] bin = compile(target, opts);
         try {
             Files.createDirectories(cached.getParent());
-            Path tmp = Files.createTempFile(cached.getParent(), "cubin", ".tmp");
+            Path tmp = Files.createTempFile(cached.getParent(), "kernels", ".tmp");
             Files.write(tmp, bin);
             Files.move(tmp, cached, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException | UnsupportedOperationException e) {
@@ -116,7 +159,8 @@ final class CudaKernels implements AutoCloseable {
         return bin;
     }
 
-    private static byte[] compile(String arch, List<String> opts) {
+    private static byte[] compile(Target target, List<String> opts) {
+        String arch = target.option();
         _nvrtcProgram prog = new _nvrtcProgram();
         Cuda.checkNvrtc(nvrtc.nvrtcCreateProgram(prog, new BytePointer(KernelSources.combined()),
                 new BytePointer("tp4j_kernels.cu"), 0, (BytePointer) null, (BytePointer) null), "nvrtcCreateProgram");
@@ -135,9 +179,16 @@ final class CudaKernels implements AutoCloseable {
                         + nvrtc.nvrtcGetErrorString(status).getString() + "\n" + log.getString());
             }
             SizeTPointer size = new SizeTPointer(1);
-            Cuda.checkNvrtc(nvrtc.nvrtcGetCUBINSize(prog, size), "nvrtcGetCUBINSize");
-            BytePointer bin = new BytePointer(size.get());
-            Cuda.checkNvrtc(nvrtc.nvrtcGetCUBIN(prog, bin), "nvrtcGetCUBIN");
+            BytePointer bin;
+            if (target.cubin()) {
+                Cuda.checkNvrtc(nvrtc.nvrtcGetCUBINSize(prog, size), "nvrtcGetCUBINSize");
+                bin = new BytePointer(size.get());
+                Cuda.checkNvrtc(nvrtc.nvrtcGetCUBIN(prog, bin), "nvrtcGetCUBIN");
+            } else {
+                Cuda.checkNvrtc(nvrtc.nvrtcGetPTXSize(prog, size), "nvrtcGetPTXSize");
+                bin = new BytePointer(size.get());
+                Cuda.checkNvrtc(nvrtc.nvrtcGetPTX(prog, bin), "nvrtcGetPTX");
+            }
             byte[] out = new byte[(int) size.get()];
             bin.get(out);
             return out;

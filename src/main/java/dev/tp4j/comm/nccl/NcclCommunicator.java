@@ -352,7 +352,8 @@ public final class NcclCommunicator implements Communicator {
     }
 
     private String lastError() {
-        String s = nccl.ncclGetLastError(comm).getString();
+        org.bytedeco.javacpp.BytePointer p = nccl.ncclGetLastError(comm);
+        String s = p == null || p.isNull() ? null : p.getString();
         return s == null || s.isBlank() ? "" : " (" + s.trim() + ")";
     }
 

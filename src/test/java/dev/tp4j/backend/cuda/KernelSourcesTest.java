@@ -73,6 +73,18 @@ class KernelSourcesTest {
         assertEquals(a, KernelSources.sha256(String.join(" ", CudaKernels.options("sm_80"))));
     }
 
+    @Test
+    void nvrtcTargetIsTheDevicesCubinOrPtxForNewerGpus() {
+        int[] nvrtc13 = {75, 80, 86, 87, 89, 90, 100, 103, 110, 120, 121};
+        assertEquals(new CudaKernels.Target("sm_90", true), CudaKernels.target(90, nvrtc13));
+        assertEquals(new CudaKernels.Target("sm_86", true), CudaKernels.target(86, nvrtc13));
+        assertEquals(new CudaKernels.Target("compute_121", false), CudaKernels.target(130, nvrtc13));
+        assertEquals(new CudaKernels.Target("sm_80", true), CudaKernels.target(80, new int[0]));
+        CudaException old = org.junit.jupiter.api.Assertions.assertThrows(CudaException.class,
+                () -> CudaKernels.target(70, nvrtc13));
+        assertTrue(old.getMessage().contains("sm_70"), old.getMessage());
+    }
+
     /** Where nvcc exists (CUDA toolkit, no GPU needed), the kernels must compile to PTX. */
     @Test
     void nvccCompilesTheKernelsWhereItIsInstalled(@TempDir Path dir) throws IOException, InterruptedException {
