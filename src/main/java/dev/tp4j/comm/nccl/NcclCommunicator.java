@@ -48,6 +48,8 @@ import org.bytedeco.cuda.nccl.ncclUniqueId;
  */
 public final class NcclCommunicator implements Communicator {
     static final String ID_KEY = "nccl/unique-id";
+    /** nccl.h's {@code NCCL_API_MAGIC} (not exported by the CUDA 12 bindings). */
+    static final int NCCL_API_MAGIC = 0xcafebeef;
 
     private final int rank;
     private final int worldSize;
@@ -121,7 +123,7 @@ public final class NcclCommunicator implements Communicator {
         }
         int[] version = {0};
         nccl.ncclGetVersion(version);
-        cfg.size(cfg.sizeof()).magic(nccl.NCCL_API_MAGIC).version(version[0]).blocking(0);
+        cfg.size(cfg.sizeof()).magic(NCCL_API_MAGIC).version(version[0]).blocking(0);
         return cfg;
     }
 
