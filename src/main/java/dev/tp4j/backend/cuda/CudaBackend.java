@@ -101,9 +101,14 @@ public final class CudaBackend implements Backend {
         host.put(src, 0, src.length);
         int rows = rowsOf(dst);
         int cols = colsOf(dst);
-        Cuda.check(cudart.cudaMemcpy2DAsync(dst.floatPointer(), (long) dst.rowStride() * Float.BYTES, host,
-                (long) cols * Float.BYTES, (long) cols * Float.BYTES, rows, cudart.cudaMemcpyHostToDevice, stream),
-                "cudaMemcpy2DAsync(host → " + device + ")");
+        if (dst.isContiguous()) {
+            Cuda.check(cudart.cudaMemcpyAsync(dst.floatPointer(), host, (long) src.length * Float.BYTES,
+                    cudart.cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync(host → " + device + ")");
+        } else {
+            Cuda.check(cudart.cudaMemcpy2DAsync(dst.floatPointer(), (long) dst.rowStride() * Float.BYTES, host,
+                    (long) cols * Float.BYTES, (long) cols * Float.BYTES, rows, cudart.cudaMemcpyHostToDevice, stream),
+                    "cudaMemcpy2DAsync(host → " + device + ")");
+        }
         // The staging buffer is reused: wait until the copy has read it.
         Cuda.check(cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize");
     }
@@ -122,9 +127,14 @@ public final class CudaBackend implements Backend {
         FloatPointer host = new FloatPointer(staging((long) out.length * Float.BYTES));
         int rows = rowsOf(src);
         int cols = colsOf(src);
-        Cuda.check(cudart.cudaMemcpy2DAsync(host, (long) cols * Float.BYTES, src.floatPointer(),
-                (long) src.rowStride() * Float.BYTES, (long) cols * Float.BYTES, rows, cudart.cudaMemcpyDeviceToHost,
-                stream), "cudaMemcpy2DAsync(" + device + " → host)");
+        if (src.isContiguous()) {
+            Cuda.check(cudart.cudaMemcpyAsync(host, src.floatPointer(), (long) out.length * Float.BYTES,
+                    cudart.cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync(" + device + " → host)");
+        } else {
+            Cuda.check(cudart.cudaMemcpy2DAsync(host, (long) cols * Float.BYTES, src.floatPointer(),
+                    (long) src.rowStride() * Float.BYTES, (long) cols * Float.BYTES, rows, cudart.cudaMemcpyDeviceToHost,
+                    stream), "cudaMemcpy2DAsync(" + device + " → host)");
+        }
         Cuda.check(cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize");
         host.get(out, 0, out.length);
         return out;
@@ -142,6 +152,11 @@ public final class CudaBackend implements Backend {
         }
         current();
         int cols = colsOf(src);
+        if (src.isContiguous() && dst.isContiguous()) {
+            Cuda.check(cudart.cudaMemcpyAsync(dst.floatPointer(), src.floatPointer(), src.byteSize(),
+                    cudart.cudaMemcpyDeviceToDevice, stream), "cudaMemcpyAsync(device → device)");
+            return;
+        }
         Cuda.check(cudart.cudaMemcpy2DAsync(dst.floatPointer(), (long) strideOf(dst) * Float.BYTES, src.floatPointer(),
                 (long) strideOf(src) * Float.BYTES, (long) cols * Float.BYTES, rowsOf(src),
                 cudart.cudaMemcpyDeviceToDevice, stream), "cudaMemcpy2DAsync(device → device)");
@@ -306,10 +321,12 @@ public final class CudaBackend implements Backend {
     static final class DeviceMemory extends Pointer {
         DeviceMemory(long bytes, Device device) {
             Cuda.check(cudart.cudaMalloc(this, bytes), "cudaMalloc(" + bytes + " bytes on " + device + ")");
+            Pointer freeMe = new Pointer(this);
+            // Registered while the capacity is still 0, so that JavaCPP does not count device memory
+            // against its host-memory limit (maxBytes).
+            deallocator(() -> cudart.cudaFree(freeMe));
             this.capacity = bytes;
             this.limit = bytes;
-            Pointer freeMe = new Pointer(this);
-            deallocator(() -> cudart.cudaFree(freeMe));
         }
     }
 }
