@@ -3,6 +3,7 @@ package dev.tp4j.cli;
 import dev.tp4j.backend.cpu.CpuBackend;
 import dev.tp4j.backend.cuda.CudaAvailability;
 import dev.tp4j.backend.cuda.CudaDeviceInfo;
+import dev.tp4j.backend.cuda.SystemLibraries;
 import dev.tp4j.dist.BackendChoice;
 import dev.tp4j.dist.LocalDevices;
 import dev.tp4j.dist.WorkerEnvironment;
@@ -37,12 +38,24 @@ public final class InfoCommand implements Callable<Integer> {
                     + (cuda.driverVersion() != null ? ", driver " + cuda.driverVersion() : "")
                     + (cuda.runtimeVersion() != null ? ", runtime " + cuda.runtimeVersion() : "")
                     + "; --backend auto runs CPU ranks, --backend cuda exits 2");
+            out.println("               libraries: " + libraries(SystemLibraries.locate(
+                    SystemLibraries.required(SystemLibraries.bindingsMajor()), SystemLibraries.searchPath())));
         }
         if (cuda.ncclUsable()) {
             out.println("  collectives: tcp ring; NCCL " + cuda.ncclVersion() + " between GPU ranks (--comm auto|nccl|tcp)");
         } else {
             out.println("  collectives: tcp ring (NCCL not usable: " + cuda.ncclReason() + ")");
         }
+    }
+
+    /** e.g. "found libcudart.so.13; missing libcuda.so.1, libnccl.so.2". */
+    static String libraries(java.util.Map<String, java.nio.file.Path> located) {
+        java.util.List<String> found = new java.util.ArrayList<>();
+        java.util.List<String> missing = new java.util.ArrayList<>();
+        located.forEach((name, dir) -> (dir == null ? missing : found).add(name));
+        return (found.isEmpty() ? "" : "found " + String.join(", ", found) + (missing.isEmpty() ? "" : "; "))
+                + (missing.isEmpty() ? "" : "missing " + String.join(", ", missing))
+                + " (by file name on the library path)";
     }
 
     @Override
