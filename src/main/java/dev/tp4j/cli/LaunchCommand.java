@@ -93,6 +93,9 @@ public final class LaunchCommand implements Callable<Integer> {
             }
             return Main.EXIT_OK;
         }
+        if (taskParse.commandSpec().userObject() instanceof Preflight files) {
+            files.preflight(); // bad input: one line from here, not one per worker
+        }
         // 2. The launch options.
         if (masterPort != null && (masterPort < 1 || masterPort > 65535)) {
             throw new BadInputException("--master-port " + masterPort + " is outside 1..65535");
@@ -116,9 +119,19 @@ public final class LaunchCommand implements Callable<Integer> {
                 .masterPort(masterPort == null ? 0 : masterPort)
                 .command(Main.class.getName(), workerArgs)
                 .jvmOptions(Launcher.inheritedJvmOptions())
-                .extraEnvironment(Map.of(BackendChoice.ENV, chosen.name()))
+                .extraEnvironment(workerEnvironment(chosen))
                 .build();
         return launcher.run();
+    }
+
+    /** Variables for every worker: the backend, and whether a person watches (for progress bars). */
+    private static Map<String, String> workerEnvironment(BackendChoice chosen) {
+        Map<String, String> env = new java.util.HashMap<>();
+        env.put(BackendChoice.ENV, chosen.name());
+        if (System.getenv(Terminal.ENV) == null && Terminal.isInteractive()) {
+            env.put(Terminal.ENV, "1");
+        }
+        return env;
     }
 
     private int procsPerNode(BackendChoice chosen) {
