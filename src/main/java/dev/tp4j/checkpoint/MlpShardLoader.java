@@ -31,13 +31,16 @@ public final class MlpShardLoader {
     static final long BLOCK_BYTES = 32L << 20;
 
     private final SafetensorsFile file;
+    private final long blockBytes;
     private final Backend backend;
     private final Communicator comm;
     private final LoadListener listener;
     private final List<Tensor> loaded = new ArrayList<>();
 
-    private MlpShardLoader(SafetensorsFile file, Backend backend, Communicator comm, LoadListener listener) {
+    private MlpShardLoader(SafetensorsFile file, long blockBytes, Backend backend, Communicator comm,
+                           LoadListener listener) {
         this.file = file;
+        this.blockBytes = blockBytes;
         this.backend = backend;
         this.comm = comm;
         this.listener = listener;
@@ -46,7 +49,13 @@ public final class MlpShardLoader {
     /** The MLP of {@code layout}, this rank's shard of it read from {@code file}. */
     public static ParallelMlp load(SafetensorsFile file, MlpLayout layout, Activation activation, Backend backend,
                                    Communicator comm, LoadListener listener) {
-        return new MlpShardLoader(file, backend, comm, listener).load(layout, activation);
+        return load(file, BLOCK_BYTES, layout, activation, backend, comm, listener);
+    }
+
+    /** As {@link #load(SafetensorsFile, MlpLayout, Activation, Backend, Communicator, LoadListener)}, with tests' block size. */
+    static ParallelMlp load(SafetensorsFile file, long blockBytes, MlpLayout layout, Activation activation,
+                            Backend backend, Communicator comm, LoadListener listener) {
+        return new MlpShardLoader(file, blockBytes, backend, comm, listener).load(layout, activation);
     }
 
     /** Stored bytes rank {@code rank} of {@code tp} reads for {@code layout}. */
@@ -114,7 +123,7 @@ public final class MlpShardLoader {
         long rows = shard.dim(0);
         long rowElements = shard.rank() == 1 ? 1 : shard.dim(1);
         long rowBytes = Math.max(1, rowElements * stored.dtype().byteSize());
-        long rowsPerBlock = Math.max(1, BLOCK_BYTES / rowBytes);
+        long rowsPerBlock = Math.max(1, blockBytes / rowBytes);
         Tensor host = Tensor.allocateHostUninitialized(shard, DType.F32);
         try {
             for (long r = 0; r < rows; r += rowsPerBlock) {
