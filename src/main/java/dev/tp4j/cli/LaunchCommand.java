@@ -105,6 +105,9 @@ public final class LaunchCommand implements Callable<Integer> {
             }
             return Main.EXIT_OK;
         }
+        if (taskParse.commandSpec().userObject() instanceof Preflight files) {
+            files.preflight(); // bad input: one line from here, not one per worker
+        }
         // 2. The launch options.
         if (masterPort != null && (masterPort < 1 || masterPort > 65535)) {
             throw new BadInputException("--master-port " + masterPort + " is outside 1..65535");
@@ -120,8 +123,7 @@ public final class LaunchCommand implements Callable<Integer> {
         int nproc = procsPerNode(chosen);
         CommChoice.check(commAsked, chosen,
                 chosen == BackendChoice.cuda || commAsked == CommChoice.nccl ? CudaAvailability.get() : null, nproc);
-        Map<String, String> workerEnv = new java.util.HashMap<>();
-        workerEnv.put(BackendChoice.ENV, asked.name());
+        Map<String, String> workerEnv = workerEnvironment(asked);
         workerEnv.put(CommChoice.ENV, commAsked.name());
         if (tf32) {
             workerEnv.put(Backends.TF32_ENV, "1");
@@ -144,6 +146,16 @@ public final class LaunchCommand implements Callable<Integer> {
                 .extraEnvironment(workerEnv)
                 .build();
         return launcher.run();
+    }
+
+    /** Variables for every worker: the backend as asked (workers resolve auto), and whether a person watches (progress bars). */
+    private static Map<String, String> workerEnvironment(BackendChoice chosen) {
+        Map<String, String> env = new java.util.HashMap<>();
+        env.put(BackendChoice.ENV, chosen.name());
+        if (System.getenv(Terminal.ENV) == null && Terminal.isInteractive()) {
+            env.put(Terminal.ENV, "1");
+        }
+        return env;
     }
 
     private int procsPerNode(BackendChoice chosen) {
