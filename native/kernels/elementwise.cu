@@ -17,7 +17,8 @@
 __device__ __forceinline__ float tp4j_act(float x, int act) {
     switch (act) {
         case TP4J_RELU:
-            return x > 0.0f ? x : 0.0f;
+            // NaN stays NaN, as in PyTorch and the CPU rank (fmaxf would return 0 for a NaN).
+            return (x > 0.0f || x != x) ? x : 0.0f;
         case TP4J_GELU:
             // 0.5 x (1 + erf(x / sqrt 2)) written with erfc, accurate in the negative tail.
             return 0.5f * x * erfcf(-x * 0.70710678118654752f);

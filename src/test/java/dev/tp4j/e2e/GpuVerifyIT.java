@@ -42,6 +42,21 @@ class GpuVerifyIT {
         }
     }
 
+    /** The PyTorch-made Llama-style BF16 checkpoint (src/test/resources/interop) through mlp on GPU ranks. */
+    @Test
+    void mlpOnAPytorchCheckpoint(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path fixture = Tp4jCommand.ROOT.resolve("src/test/resources/interop/llama_bf16_silu_gated");
+        String prefix = "model.layers.0.mlp.";
+        for (String[] ranksAndComm : new String[][] {{"1", "auto"}, {"2", "tcp"}}) {
+            Tp4jCommand.Result r = Tp4jCommand.run(300, "launch", "--nproc-per-node", ranksAndComm[0], "--backend", "cuda",
+                    "--comm", ranksAndComm[1], "mlp", "--checkpoint", fixture.resolve("model.safetensors").toString(),
+                    "--up", prefix + "up_proj", "--gate", prefix + "gate_proj", "--down", prefix + "down_proj",
+                    "--activation", "silu", "--input", fixture.resolve("input.safetensors").toString(),
+                    "--output", dir.resolve("out" + ranksAndComm[0] + ".safetensors").toString(), "--verify");
+            assertEquals(0, r.status(), r::all);
+        }
+    }
+
     @Test
     void gatedSiluOnTwoRanks() throws Exception {
         Tp4jCommand.Result r = Tp4jCommand.run(300, "launch", "--nproc-per-node", "2", "--backend", "cuda", "--comm", "tcp",

@@ -87,6 +87,23 @@ public final class CudaBackend implements Backend {
         return Tensor.wrap(memory, shape, dtype, device);
     }
 
+    /** Weights read on the host: one copy straight from the host tensor's memory, which is then released. */
+    @Override
+    public Tensor adopt(Tensor host) {
+        try (host) {
+            if (!host.device().isCpu() || !host.isContiguous() || host.dtype() != DType.F32) {
+                throw new IllegalArgumentException("adopt takes a contiguous host F32 tensor, not " + host);
+            }
+            Tensor onDevice = allocate(host.shape(), DType.F32);
+            if (host.numel() > 0) {
+                Cuda.check(cudart.cudaMemcpyAsync(onDevice.floatPointer(), host.floatPointer(), host.byteSize(),
+                        cudart.cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync(weights → " + device + ")");
+                Cuda.check(cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+            }
+            return onDevice;
+        }
+    }
+
     @Override
     public void copyFromHost(float[] src, Tensor dst) {
         requireHere(dst);

@@ -168,6 +168,27 @@ class CudaBackendGpuTest {
     }
 
     @Test
+    void reluKeepsNanLikeTheCpuRank() {
+        try (Tensor t = fp32.allocate(Shape.of(4), DType.F32)) {
+            fp32.copyFromHost(new float[] {Float.NaN, -1f, -0f, 2f}, t);
+            fp32.activate(Activation.RELU, t);
+            float[] got = fp32.copyToHost(t);
+            assertTrue(Float.isNaN(got[0]), "relu(NaN) = " + got[0]);
+            assertArrayEquals(new float[] {0f, 0f, 2f}, java.util.Arrays.copyOfRange(got, 1, 4));
+        }
+    }
+
+    @Test
+    void adoptCopiesHostWeightsToTheDevice() {
+        float[] v = random(new Random(8), 12, 1);
+        Tensor placed = fp32.adopt(Tensor.hostOf(Shape.of(3, 4), v));
+        try (placed) {
+            assertTrue(!placed.device().isCpu());
+            assertArrayEquals(v, fp32.copyToHost(placed));
+        }
+    }
+
+    @Test
     void addBiasOnAColumnWindow() {
         float[] y = random(new Random(5), 4 * 6, 1);
         float[] bias = random(new Random(6), 3, 1);
