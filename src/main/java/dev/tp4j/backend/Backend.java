@@ -17,6 +17,19 @@ public interface Backend extends AutoCloseable {
     /** A zeroed tensor on this backend's device. */
     Tensor allocate(Shape shape, DType dtype);
 
+    /**
+     * A tensor on this backend's device holding the values of {@code host} (contiguous host F32), which
+     * it takes over: {@code host} itself where the device computes on host memory, otherwise a device
+     * copy (and {@code host} is released). Weights are read on the host, then adopted.
+     */
+    default Tensor adopt(Tensor host) {
+        try (host) {
+            Tensor onDevice = allocate(host.shape(), host.dtype());
+            copyFromHost(host.toFloatArray(), onDevice);
+            return onDevice;
+        }
+    }
+
     /** Copies host floats (row-major, shape of {@code dst}) into {@code dst}. */
     void copyFromHost(float[] src, Tensor dst);
 

@@ -27,7 +27,11 @@ final class MlpBench {
                      .mlp("mlp", o.hidden(), o.ffn(), o.activation(), false, true);
              Tensor x = backend.allocate(Shape.of(o.tokens(), o.hidden()), DType.F32);
              Tensor y = backend.allocate(Shape.of(o.tokens(), o.hidden()), DType.F32)) {
-            weights.fillRows("input", o.hidden(), 0, 1f, x);
+            if (backend.device().isCpu()) {
+                weights.fillRows("input", o.hidden(), 0, 1f, x);
+            } else {
+                GemmBench.fillThroughHost(backend, weights, "input", 1f, x);
+            }
             int mark = comm.stats().mark();
             Samples s = Timer.time(o.warmup(), o.iterations(), () -> {
                 mlp.forward(x, y);

@@ -1,6 +1,9 @@
 package dev.tp4j.cli;
 
 import dev.tp4j.backend.cpu.CpuBackend;
+import dev.tp4j.backend.cuda.CudaAvailability;
+import dev.tp4j.backend.cuda.CudaDeviceInfo;
+import dev.tp4j.backend.cuda.SystemLibraries;
 import dev.tp4j.dist.BackendChoice;
 import dev.tp4j.dist.LocalDevices;
 import dev.tp4j.dist.WorkerEnvironment;
@@ -14,6 +17,46 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "info", description = "Show the runtime, the BLAS, the worker environment and the devices tp4j sees.")
 public final class InfoCommand implements Callable<Integer> {
+
+    /**
+     * The CUDA part: devices, versions, and what is missing. {@code deviceFiles} is the count of visible
+     * devices from CUDA_VISIBLE_DEVICES or /dev/nvidia* (without touching the driver).
+     */
+    static void printCuda(PrintStream out, CudaAvailability cuda, int deviceFiles) {
+        if (cuda.usable()) {
+            out.println("  cuda:        " + cuda.devices().size() + " device" + (cuda.devices().size() == 1 ? "" : "s")
+                    + ", driver " + cuda.driverVersion() + ", runtime " + cuda.runtimeVersion() + ", cuBLAS "
+                    + cuda.cublasVersion() + ", NVRTC " + cuda.nvrtcVersion()
+                    + " (CUDA backend built but not yet validated on a GPU: docs/gpu-validation.md)");
+            for (CudaDeviceInfo d : cuda.devices()) {
+                out.println("               " + d);
+            }
+        } else {
+            out.println("  cuda:        not usable: " + cuda.reason());
+            out.println("               " + deviceFiles + " device" + (deviceFiles == 1 ? "" : "s")
+                    + " visible by CUDA_VISIBLE_DEVICES and /dev/nvidia*"
+                    + (cuda.driverVersion() != null ? ", driver " + cuda.driverVersion() : "")
+                    + (cuda.runtimeVersion() != null ? ", runtime " + cuda.runtimeVersion() : "")
+                    + "; --backend auto runs CPU ranks, --backend cuda exits 2");
+            out.println("               libraries: " + libraries(SystemLibraries.locate(
+                    SystemLibraries.required(SystemLibraries.bindingsMajor()), SystemLibraries.searchPath())));
+        }
+        if (cuda.ncclUsable()) {
+            out.println("  collectives: tcp ring; NCCL " + cuda.ncclVersion() + " between GPU ranks (--comm auto|nccl|tcp)");
+        } else {
+            out.println("  collectives: tcp ring (NCCL not usable: " + cuda.ncclReason() + ")");
+        }
+    }
+
+    /** e.g. "found libcudart.so.13; missing libcuda.so.1, libnccl.so.2". */
+    static String libraries(java.util.Map<String, java.nio.file.Path> located) {
+        java.util.List<String> found = new java.util.ArrayList<>();
+        java.util.List<String> missing = new java.util.ArrayList<>();
+        located.forEach((name, dir) -> (dir == null ? missing : found).add(name));
+        return (found.isEmpty() ? "" : "found " + String.join(", ", found) + (missing.isEmpty() ? "" : "; "))
+                + (missing.isEmpty() ? "" : "missing " + String.join(", ", missing))
+                + " (by file name on the library path)";
+    }
 
     @Override
     public Integer call() {
@@ -31,10 +74,7 @@ public final class InfoCommand implements Callable<Integer> {
                 + env.localWorldSize() + ", from " + env.source() + "), rendezvous " + env.masterAddr() + ":"
                 + env.masterPort() + (env.jobToken() == null ? ", no job token" : ", job token set"));
         out.println("  backend:     " + BackendChoice.fromSystem() + " (" + BackendChoice.ENV + ")");
-        int gpus = LocalDevices.cudaDeviceCount();
-        out.println("  cuda:        " + gpus + " device" + (gpus == 1 ? "" : "s") + " visible"
-                + " (CUDA_VISIBLE_DEVICES, /dev/nvidia*); this build has no CUDA backend yet, so ranks run on CPU");
-        out.println("  collectives: tcp ring between ranks (no NCCL in this build)");
+        printCuda(out, CudaAvailability.get(), LocalDevices.cudaDeviceCount());
         out.flush();
         return Main.EXIT_OK;
     }

@@ -2,6 +2,8 @@ package dev.tp4j.cli;
 
 import dev.tp4j.BadInputException;
 import dev.tp4j.backend.Backends;
+import dev.tp4j.backend.cuda.CudaAvailability;
+import dev.tp4j.comm.CommChoice;
 import dev.tp4j.dist.BackendChoice;
 import dev.tp4j.dist.Launcher;
 import dev.tp4j.dist.LocalDevices;
@@ -73,6 +75,16 @@ public final class LaunchCommand implements Callable<Integer> {
                     + "Default: TP4J_BACKEND if set, else auto.")
     BackendChoice backend;
 
+    @Option(names = "--comm", paramLabel = "auto|nccl|tcp",
+            description = "Collectives between GPU ranks (passed as TP4J_COMM): nccl, or tcp staged through host "
+                    + "memory (lets several ranks share one GPU). auto: nccl when every rank has its own GPU and "
+                    + "NCCL loads, else tcp. CPU ranks always use tcp. Default: TP4J_COMM if set, else auto.")
+    CommChoice comm;
+
+    @Option(names = "--tf32", description = "Let cuBLAS use TF32 tensor cores for fp32 GEMMs (CUDA ranks; "
+            + "passed as TP4J_TF32=1). Faster, with a 10-bit mantissa in the products.")
+    boolean tf32;
+
     @Parameters(index = "0", paramLabel = "TASK", description = "The task every worker runs (see tp4j --help).")
     String task;
 
@@ -93,14 +105,29 @@ public final class LaunchCommand implements Callable<Integer> {
             }
             return Main.EXIT_OK;
         }
+        if (taskParse.commandSpec().userObject() instanceof Preflight files) {
+            files.preflight(); // bad input: one line from here, not one per worker
+        }
         // 2. The launch options.
         if (masterPort != null && (masterPort < 1 || masterPort > 65535)) {
             throw new BadInputException("--master-port " + masterPort + " is outside 1..65535");
         }
-        BackendChoice chosen = backend != null ? backend : BackendChoice.fromSystem();
+        BackendChoice asked = backend != null ? backend : BackendChoice.fromSystem();
+        CommChoice commAsked = comm != null ? comm : CommChoice.fromSystem();
+        // Refuse here, once, what every worker would refuse (--backend cuda or --comm nccl without a usable
+        // GPU or NCCL). The workers resolve auto themselves the same way, and rank 0 prints the notice of
+        // a CPU fallback.
+        Backends.Selection selection = asked == BackendChoice.cpu
+                ? Backends.select(asked, null) : Backends.select(asked, CudaAvailability.get());
+        BackendChoice chosen = selection.resolved();
         int nproc = procsPerNode(chosen);
-        // Say it once here rather than in every worker: the workers would each refuse the same way.
-        Backends.checkAvailable(chosen);
+        CommChoice.check(commAsked, chosen,
+                chosen == BackendChoice.cuda || commAsked == CommChoice.nccl ? CudaAvailability.get() : null, nproc);
+        Map<String, String> workerEnv = workerEnvironment(asked);
+        workerEnv.put(CommChoice.ENV, commAsked.name());
+        if (tf32) {
+            workerEnv.put(Backends.TF32_ENV, "1");
+        }
 
         List<String> workerArgs = new ArrayList<>();
         if (Main.isDebug(self)) {
@@ -116,9 +143,19 @@ public final class LaunchCommand implements Callable<Integer> {
                 .masterPort(masterPort == null ? 0 : masterPort)
                 .command(Main.class.getName(), workerArgs)
                 .jvmOptions(Launcher.inheritedJvmOptions())
-                .extraEnvironment(Map.of(BackendChoice.ENV, chosen.name()))
+                .extraEnvironment(workerEnv)
                 .build();
         return launcher.run();
+    }
+
+    /** Variables for every worker: the backend as asked (workers resolve auto), and whether a person watches (progress bars). */
+    private static Map<String, String> workerEnvironment(BackendChoice chosen) {
+        Map<String, String> env = new java.util.HashMap<>();
+        env.put(BackendChoice.ENV, chosen.name());
+        if (System.getenv(Terminal.ENV) == null && Terminal.isInteractive()) {
+            env.put(Terminal.ENV, "1");
+        }
+        return env;
     }
 
     private int procsPerNode(BackendChoice chosen) {
@@ -134,7 +171,8 @@ public final class LaunchCommand implements Callable<Integer> {
             }
             return n;
         }
-        int n = LocalDevices.autoProcsPerNode(chosen);
+        int n = chosen == BackendChoice.cuda ? CudaAvailability.get().devices().size()
+                : LocalDevices.autoProcsPerNode(chosen);
         if (n < 1) {
             throw new BadInputException("--nproc-per-node auto with --backend " + chosen
                     + ": no CUDA device is visible (CUDA_VISIBLE_DEVICES, /dev/nvidia*)");

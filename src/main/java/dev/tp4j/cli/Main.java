@@ -19,7 +19,7 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * The {@code tp4j} command. Subcommands are either launcher commands ({@code launch}, {@code demo}) or
- * <em>tasks</em> ({@code verify}, later {@code mlp}, {@code bench}, {@code info}): every other subcommand
+ * <em>tasks</em> ({@code verify}, {@code mlp}, {@code bench}, {@code info}): every other subcommand
  * registered below is a task that {@code tp4j launch} can start in its workers, and that runs directly as
  * {@code tp4j TASK} under srun, mpirun or a hand-set environment.
  *
@@ -42,6 +42,7 @@ import picocli.CommandLine.Model.CommandSpec;
             LaunchCommand.class,
             DemoCommand.class,
             VerifyCommand.class,
+            MlpCommand.class,
             BenchCommand.class,
             InfoCommand.class,
             CommandLine.HelpCommand.class,

@@ -2,7 +2,12 @@ package dev.tp4j.cli;
 
 import dev.tp4j.backend.Backend;
 import dev.tp4j.backend.Backends;
+import dev.tp4j.backend.cuda.CudaAvailability;
+import dev.tp4j.backend.cuda.CudaBackend;
+import dev.tp4j.comm.CommChoice;
 import dev.tp4j.comm.Communicator;
+import dev.tp4j.comm.HostStagedCommunicator;
+import dev.tp4j.comm.nccl.NcclCommunicator;
 import dev.tp4j.dist.BackendChoice;
 import dev.tp4j.dist.ProcessGroup;
 import dev.tp4j.dist.WorkerEnvironment;
@@ -16,19 +21,41 @@ final class WorkerSession implements AutoCloseable {
     private final WorkerEnvironment env;
     private final Backend backend;
     private final ProcessGroup group;
+    private final Communicator comm;
 
-    private WorkerSession(WorkerEnvironment env, Backend backend, ProcessGroup group) {
+    private WorkerSession(WorkerEnvironment env, Backend backend, ProcessGroup group, Communicator comm) {
         this.env = env;
         this.backend = backend;
         this.group = group;
+        this.comm = comm;
     }
 
     static WorkerSession open(Duration timeout) {
         WorkerEnvironment env = WorkerEnvironment.fromSystem();
-        Backend backend = Backends.open(BackendChoice.fromSystem(), env, System.err);
+        Backend backend = Backends.open(BackendChoice.fromSystem(), env, System.out);
+        ProcessGroup group = null;
         try {
-            return new WorkerSession(env, backend, ProcessGroup.init(env, timeout));
+            CommChoice commChoice = CommChoice.resolve(CommChoice.fromSystem(),
+                    backend instanceof CudaBackend ? BackendChoice.cuda : BackendChoice.cpu,
+                    backend instanceof CudaBackend || CommChoice.fromSystem() == CommChoice.nccl ? CudaAvailability.get() : null,
+                    env.localWorldSize());
+            group = ProcessGroup.init(env, timeout);
+            Communicator comm = group.communicator();
+            if (commChoice == CommChoice.nccl) {
+                comm = NcclCommunicator.create(group.store(), env.rank(), env.worldSize(), (CudaBackend) backend, timeout);
+            } else if (!backend.device().isCpu()) {
+                // CUDA ranks over the TCP ring: device tensors are staged through host memory.
+                comm = new HostStagedCommunicator(comm, backend);
+            }
+            return new WorkerSession(env, backend, group, comm);
         } catch (RuntimeException e) {
+            if (group != null) {
+                try {
+                    group.close();
+                } catch (RuntimeException closing) {
+                    e.addSuppressed(closing);
+                }
+            }
             backend.close();
             throw e;
         }
@@ -43,7 +70,7 @@ final class WorkerSession implements AutoCloseable {
     }
 
     Communicator comm() {
-        return group.communicator();
+        return comm;
     }
 
     boolean isRankZero() {
@@ -53,6 +80,9 @@ final class WorkerSession implements AutoCloseable {
     @Override
     public void close() {
         try {
+            if (comm != group.communicator()) {
+                comm.close();
+            }
             group.close();
         } finally {
             backend.close();

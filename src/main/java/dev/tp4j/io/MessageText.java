@@ -4,14 +4,14 @@ package dev.tp4j.io;
  * Renders names and header values for error messages that must stay on one line: a tensor name or a
  * JSON value comes from the file, so it may hold line breaks or be arbitrarily long.
  */
-final class MessageText {
+public final class MessageText {
     private static final int MAX_VALUE_CHARS = 80;
 
     private MessageText() {
     }
 
     /** {@code 'name'} with control characters escaped. */
-    static String quoted(String name) {
+    public static String quoted(String name) {
         StringBuilder out = new StringBuilder(name.length() + 2).append('\'');
         for (int i = 0; i < name.length(); i++) {
             char c = name.charAt(i);

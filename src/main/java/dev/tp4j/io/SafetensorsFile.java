@@ -21,6 +21,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.stream.Collectors;
 
 /**
@@ -186,7 +187,7 @@ public final class SafetensorsFile implements AutoCloseable {
     /** The whole tensor, as F32. */
     public Tensor read(String name) {
         TensorInfo info = info(name);
-        return readStrided(info, info.shape(), dataStart + info.dataBegin(), info.byteSize(), info.byteSize(), 1);
+        return readInto(info, info.shape(), dst -> readStrided(info, dst, dataStart + info.dataBegin(), info.byteSize(), info.byteSize(), 1));
     }
 
     /**
@@ -195,16 +196,32 @@ public final class SafetensorsFile implements AutoCloseable {
      * rows are its elements.
      */
     public Tensor readRows(String name, long firstRow, long rowCount) {
-        TensorInfo info = info(name);
-        long[] dims = info.shape().toArray();
-        if (dims.length == 0) {
-            throw new BadInputException(label + ": tensor " + quoted(name) + " is a scalar; it has no rows to read");
-        }
-        checkRange("rows", firstRow, rowCount, dims[0], info);
-        long rowBytes = info.numel() == 0 ? 0 : info.byteSize() / dims[0];
+        long[] dims = rowsOf(info(name)).shape().toArray();
         dims[0] = rowCount;
-        return readStrided(info, Shape.of(dims), dataStart + info.dataBegin() + firstRow * rowBytes,
-                rowCount * rowBytes, rowCount * rowBytes, 1);
+        return readInto(info(name), Shape.of(dims), dst -> readRowsInto(name, firstRow, dst));
+    }
+
+    /**
+     * As {@link #readRows}, decoding into {@code dst} (host F32, contiguous) instead of a new tensor: its
+     * shape is the rows read, so a loader can fill one shard in blocks and report progress between them.
+     */
+    public void readRowsInto(String name, long firstRow, Tensor dst) {
+        TensorInfo info = rowsOf(info(name));
+        long[] dims = info.shape().toArray();
+        long rowCount = dst.shape().rank() == 0 ? -1 : dst.shape().dim(0);
+        checkRange("rows", firstRow, rowCount, dims[0], info);
+        dims[0] = rowCount;
+        requireShape(info, dst, Shape.of(dims));
+        long rowBytes = info.numel() == 0 ? 0 : info.byteSize() / info.shape().dim(0);
+        readStrided(info, dst, dataStart + info.dataBegin() + firstRow * rowBytes, rowCount * rowBytes,
+                rowCount * rowBytes, 1);
+    }
+
+    private TensorInfo rowsOf(TensorInfo info) {
+        if (info.shape().rank() == 0) {
+            throw new BadInputException(label + ": tensor " + quoted(info.name()) + " is a scalar; it has no rows to read");
+        }
+        return info;
     }
 
     /**
@@ -212,18 +229,51 @@ public final class SafetensorsFile implements AutoCloseable {
      * of a row-parallel weight {@code [out, in]}. One region per row; the other ranks' columns are not read.
      */
     public Tensor readColumns(String name, long firstColumn, long columnCount) {
-        TensorInfo info = info(name);
+        TensorInfo info = matrixOf(info(name), "reading columns");
+        return readInto(info, Shape.of(info.shape().dim(0), columnCount),
+                dst -> readColumnsInto(name, 0, firstColumn, dst));
+    }
+
+    /**
+     * The block of rows {@code [firstRow, firstRow + dst.rows)} and columns {@code [firstColumn,
+     * firstColumn + dst.cols)} of a 2-D tensor, decoded into {@code dst} (host F32, contiguous): a
+     * row-parallel weight shard filled a block of rows at a time.
+     */
+    public void readColumnsInto(String name, long firstRow, long firstColumn, Tensor dst) {
+        TensorInfo info = matrixOf(info(name), "reading columns");
         Shape shape = info.shape();
-        if (shape.rank() != 2) {
-            throw new BadInputException(label + ": tensor " + quoted(name) + " has shape " + shape
-                    + "; reading columns needs a 2-D [out, in] tensor");
+        if (dst.shape().rank() != 2) {
+            throw new IllegalArgumentException("a column block is read into a 2-D tensor, not " + dst.shape());
         }
+        long rowCount = dst.shape().dim(0);
+        long columnCount = dst.shape().dim(1);
+        checkRange("rows", firstRow, rowCount, shape.dim(0), info);
         checkRange("columns", firstColumn, columnCount, shape.dim(1), info);
         long elementBytes = info.dtype().byteSize();
         long rowBytes = shape.dim(1) * elementBytes;
-        return readStrided(info, Shape.of(shape.dim(0), columnCount),
-                dataStart + info.dataBegin() + firstColumn * elementBytes,
-                columnCount * elementBytes, rowBytes, shape.dim(0));
+        readStrided(info, dst, dataStart + info.dataBegin() + firstRow * rowBytes + firstColumn * elementBytes,
+                columnCount * elementBytes, rowBytes, rowCount);
+    }
+
+    private TensorInfo matrixOf(TensorInfo info, String purpose) {
+        if (info.shape().rank() != 2) {
+            throw new BadInputException(label + ": tensor " + quoted(info.name()) + " has shape " + info.shape()
+                    + "; " + purpose + " needs a 2-D [out, in] tensor");
+        }
+        return info;
+    }
+
+    /** A new host F32 tensor of {@code shape} filled by {@code fill}; released again if the fill fails. */
+    private Tensor readInto(TensorInfo info, Shape shape, Consumer<Tensor> fill) {
+        checkReadSize(info, shape);
+        Tensor out = Tensor.allocateHostUninitialized(shape, DType.F32);
+        try {
+            fill.accept(out);
+            return out;
+        } catch (RuntimeException | Error e) {
+            out.close();
+            throw e;
+        }
     }
 
     /** Rank {@code rank}'s rows of {@code tp} (see {@link #readRows}): a column-parallel weight or bias shard. */
@@ -238,11 +288,7 @@ public final class SafetensorsFile implements AutoCloseable {
 
     /** Rank {@code rank}'s columns of {@code tp} (see {@link #readColumns}): a row-parallel weight shard. */
     public Tensor readColumnShard(String name, int rank, int tp) {
-        TensorInfo info = info(name);
-        if (info.shape().rank() != 2) {
-            throw new BadInputException(label + ": tensor " + quoted(name) + " has shape " + info.shape()
-                    + "; a column shard needs a 2-D [out, in] tensor");
-        }
+        TensorInfo info = matrixOf(info(name), "a column shard");
         Partition columns = new Partition(info.shape().dim(1), tp);
         return readColumns(name, columns.offset(rank), columns.count(rank));
     }
@@ -254,33 +300,44 @@ public final class SafetensorsFile implements AutoCloseable {
         }
     }
 
-    /** Reads the regions (see {@link MappedRegionReader#readStrided}) and decodes them, in order, into a new tensor. */
-    private Tensor readStrided(TensorInfo info, Shape outShape, long firstRegionStart, long regionBytes,
-                               long stride, long regionCount) {
-        requireOpen();
-        long outBytes = Math.multiplyExact(outShape.numel(), (long) Float.BYTES);
+    private void checkReadSize(TensorInfo info, Shape shape) {
+        long outBytes = Math.multiplyExact(shape.numel(), (long) Float.BYTES);
         if (outBytes > Integer.MAX_VALUE) {
             // Tensor.floatBuffer() is an int-indexed NIO buffer, so one read fills at most 2 GiB of host memory.
             throw new UnsupportedOperationException(label + ": tensor " + quoted(info.name()) + ": reading "
-                    + outShape + " as F32 needs " + outBytes + " bytes; one read is limited to 2 GiB, read a smaller shard");
+                    + shape + " as F32 needs " + outBytes + " bytes; one read is limited to 2 GiB, read a smaller block");
         }
+    }
+
+    private static void requireShape(TensorInfo info, Tensor dst, Shape expected) {
+        if (!dst.shape().equals(expected)) {
+            throw new IllegalArgumentException("reading " + expected + " of tensor " + quoted(info.name())
+                    + " into a tensor of shape " + dst.shape());
+        }
+    }
+
+    /**
+     * Reads the regions (see {@link MappedRegionReader#readStrided}) and decodes them, in order, into
+     * {@code out}, a contiguous host F32 tensor of exactly as many elements.
+     */
+    private void readStrided(TensorInfo info, Tensor out, long firstRegionStart, long regionBytes,
+                             long stride, long regionCount) {
+        requireOpen();
+        if (out.dtype() != DType.F32 || !out.device().isCpu() || !out.isContiguous()) {
+            throw new IllegalArgumentException("reads decode into contiguous host F32 tensors, not " + out);
+        }
+        checkReadSize(info, out.shape());
         DType stored = info.dtype();
-        Tensor out = Tensor.allocateHost(outShape, DType.F32);
+        FloatBuffer destination = out.floatBuffer().duplicate();
+        destination.clear();
         try {
-            FloatBuffer destination = out.floatBuffer().duplicate();
-            destination.clear();
             regions.readStrided(firstRegionStart, regionBytes, stride, regionCount, stored.byteSize(),
                     chunk -> ElementCodec.decode(stored, chunk, destination));
-            if (destination.position() != outShape.numel()) {
-                throw new IllegalStateException("read " + destination.position() + " of " + outShape.numel() + " elements");
-            }
-            return out;
         } catch (IOException e) {
-            out.close();
             throw new UncheckedIOException(label + ": reading tensor " + quoted(info.name()) + " failed: " + e.getMessage(), e);
-        } catch (RuntimeException | Error e) {
-            out.close();
-            throw e;
+        }
+        if (destination.position() != out.numel()) {
+            throw new IllegalStateException("read " + destination.position() + " of " + out.numel() + " elements");
         }
     }
 

@@ -11,12 +11,12 @@ public enum Activation {
     RELU("relu") {
         @Override
         public float apply(float x) {
-            return x > 0f ? x : 0f;
+            return Math.max(x, 0f); // a NaN stays NaN, as in PyTorch
         }
 
         @Override
         public double reference(double x) {
-            return x > 0 ? x : 0;
+            return Math.max(x, 0);
         }
 
         @Override

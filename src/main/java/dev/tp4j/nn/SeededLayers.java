@@ -63,15 +63,13 @@ public final class SeededLayers {
 
     /** Fills the shard in host memory and moves it to the backend's device (in place on a CPU rank). */
     private Tensor hostThenDevice(Shape shape, Consumer<Tensor> fill) {
-        Tensor t = backend.allocate(shape, DType.F32);
-        if (t.device().isCpu()) {
-            fill.accept(t);
-            return t;
-        }
-        try (Tensor host = Tensor.allocateHost(shape, DType.F32)) {
+        Tensor host = Tensor.allocateHost(shape, DType.F32);
+        try {
             fill.accept(host);
-            backend.copyFromHost(host.toFloatArray(), t);
-            return t;
+        } catch (RuntimeException e) {
+            host.close();
+            throw e;
         }
+        return backend.adopt(host);
     }
 }

@@ -19,12 +19,25 @@ public record Partition(long size, int parts) {
     /** Number of elements part {@code r} holds. */
     public long count(int r) {
         checkPart(r);
-        return size / parts + (r < size % parts ? 1 : 0);
+        return count(size, parts, r);
     }
 
     /** Index of the first element part {@code r} holds. */
     public long offset(int r) {
         checkPart(r);
+        return offset(size, parts, r);
+    }
+
+    /**
+     * {@link #count(int)} without a Partition object, for hot loops that must not allocate whatever the
+     * JIT decides (arguments unchecked: {@code size >= 0}, {@code 0 <= r < parts}).
+     */
+    public static long count(long size, int parts, int r) {
+        return size / parts + (r < size % parts ? 1 : 0);
+    }
+
+    /** {@link #offset(int)} without a Partition object (arguments unchecked, as {@link #count(long, int, int)}). */
+    public static long offset(long size, int parts, int r) {
         long base = size / parts;
         long extra = size % parts;
         return r * base + Math.min(r, extra);

@@ -41,12 +41,21 @@ public final class Tensor implements AutoCloseable {
 
     /** Allocates zeroed host memory for {@code shape}. */
     public static Tensor allocateHost(Shape shape, DType dtype) {
+        Tensor t = allocateHostUninitialized(shape, dtype);
+        ((BytePointer) t.memory).zero();
+        return t;
+    }
+
+    /**
+     * Allocates host memory for {@code shape} without clearing it: only for a buffer that is about to be
+     * overwritten completely (a checkpoint read), where zeroing first would touch every byte twice.
+     */
+    public static Tensor allocateHostUninitialized(Shape shape, DType dtype) {
         long bytes = Math.multiplyExact(shape.numel(), dtype.byteSize());
         BytePointer memory = new BytePointer(Math.max(bytes, 1));
         if (memory.isNull()) {
             throw new OutOfMemoryError("cannot allocate " + bytes + " bytes of host memory for " + shape);
         }
-        memory.zero();
         return new Tensor(memory, 0, shape, dtype, Device.CPU, lastDim(shape), true);
     }
 
@@ -158,7 +167,7 @@ public final class Tensor implements AutoCloseable {
 
     /** Elements from the first to the last one this tensor covers (row stride included). */
     private long extentElements() {
-        if (shape.rank() < 2) {
+        if (isContiguous()) { // any rank; only 2-D column windows are strided
             return numel();
         }
         return shape.dim(0) == 0 ? 0 : (shape.dim(0) - 1) * rowStride + shape.dim(1);

@@ -92,4 +92,25 @@ public final class Float64Reference {
         }
         return new Bounded(value, bound);
     }
+
+    /**
+     * The full weights of an MLP in nn.Linear layout: {@code up [ffn, hidden]}, {@code gate [ffn, hidden]}
+     * or null for the plain form, {@code down [hidden, ffn]}; each bias null where the layer has none.
+     */
+    public record MlpWeights(int hidden, int ffn, double[] up, double[] upBias, double[] gate, double[] gateBias,
+                             double[] down, double[] downBias) {
+    }
+
+    /**
+     * The MLP as one process computes it: {@code down(act(x·upᵀ + b))}, or with a gate
+     * {@code down(act(x·gateᵀ) ⊙ (x·upᵀ))}, for {@code x [tokens, hidden]}.
+     */
+    public static Bounded mlp(Bounded x, int tokens, Activation act, MlpWeights w) {
+        int h = w.hidden();
+        int f = w.ffn();
+        Bounded up = linear(x, tokens, h, w.up(), f, w.upBias());
+        Bounded hiddenState = w.gate() == null ? activate(act, up)
+                : gated(act, linear(x, tokens, h, w.gate(), f, w.gateBias()), up);
+        return linear(hiddenState, tokens, f, w.down(), h, w.downBias());
+    }
 }

@@ -1,6 +1,6 @@
 package dev.tp4j.verify;
 
-import dev.tp4j.comm.CommStats;
+import dev.tp4j.comm.TrafficReport;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -53,10 +53,10 @@ public final class VerifyReport {
         out.printf(Locale.ROOT, "  %-38s %s%n", "layer", "collectives");
         for (CheckResult c : r.checks()) {
             out.printf(Locale.ROOT, "  %-38s %s%n", c.name(),
-                    c.traffic().isEmpty() ? "none — " + c.whyNoTraffic() : traffic(c.traffic()));
+                    c.traffic().isEmpty() ? "none — " + c.whyNoTraffic() : TrafficReport.text(c.traffic()));
         }
         out.printf(Locale.ROOT, "  %-38s %s%n", "(verification, not part of the model)",
-                r.verificationTraffic().isEmpty() ? "none" : traffic(r.verificationTraffic()));
+                r.verificationTraffic().isEmpty() ? "none" : TrafficReport.text(r.verificationTraffic()));
         out.println();
         long failed = r.checks().stream().filter(c -> !c.passed()).count();
         if (r.passed()) {
@@ -98,46 +98,15 @@ public final class VerifyReport {
             m.put("elements", c.comparison().elements());
             m.put("identical_on_all_ranks", !c.replicated() || c.identical());
             m.put("drift_repeats", c.driftRepeats());
-            m.put("collectives", trafficJson(c.traffic()));
+            m.put("collectives", TrafficReport.json(c.traffic()));
             if (c.traffic().isEmpty()) {
                 m.put("no_collectives_because", c.whyNoTraffic());
             }
             checks.add(m);
         }
         root.put("checks", checks);
-        root.put("verification_collectives", trafficJson(r.verificationTraffic()));
+        root.put("verification_collectives", TrafficReport.json(r.verificationTraffic()));
         return root;
-    }
-
-    private static List<Object> trafficJson(List<CommStats.Summary> traffic) {
-        List<Object> out = new ArrayList<>();
-        for (CommStats.Summary s : traffic) {
-            out.add(Map.of("op", s.op().label(), "count", s.count(), "bytes", s.payloadBytes(), "sent_bytes",
-                    s.sentBytes(), "time_ms", s.nanos() / 1e6));
-        }
-        return out;
-    }
-
-    private static String traffic(List<CommStats.Summary> traffic) {
-        StringBuilder sb = new StringBuilder();
-        for (CommStats.Summary s : traffic) {
-            if (sb.length() > 0) {
-                sb.append(", ");
-            }
-            sb.append(String.format(Locale.ROOT, "%d %s, %s, %.2f ms", s.count(), s.op().label(), bytes(s.payloadBytes()),
-                    s.nanos() / 1e6));
-        }
-        return sb.toString();
-    }
-
-    static String bytes(long n) {
-        if (n < 1024) {
-            return n + " B";
-        }
-        if (n < 1024 * 1024) {
-            return String.format(Locale.ROOT, "%.1f KiB", n / 1024.0);
-        }
-        return String.format(Locale.ROOT, "%.1f MiB", n / (1024.0 * 1024));
     }
 
     private static String dims(long rows, long cols) {

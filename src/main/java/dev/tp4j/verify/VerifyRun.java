@@ -270,19 +270,13 @@ public final class VerifyRun {
                 int b = options.batch();
                 int h = options.hidden();
                 int f = options.ffn();
-                Bounded x = full("input", b, h);
-                Bounded up = Float64Reference.linear(x, b, h, SeededLayers.fullWeight(weights, "mlp.up_proj", h, f), f,
-                        bias("mlp.up_proj", h, f));
-                Bounded hiddenState;
-                if (options.gated()) {
-                    Bounded gate = Float64Reference.linear(x, b, h,
-                            SeededLayers.fullWeight(weights, "mlp.gate_proj", h, f), f, bias("mlp.gate_proj", h, f));
-                    hiddenState = Float64Reference.gated(options.activation(), gate, up);
-                } else {
-                    hiddenState = Float64Reference.activate(options.activation(), up);
-                }
-                mlp = Float64Reference.linear(hiddenState, b, f, SeededLayers.fullWeight(weights, "mlp.down_proj", f, h),
-                        h, bias("mlp.down_proj", f, h));
+                boolean gated = options.gated();
+                var w = new Float64Reference.MlpWeights(h, f,
+                        SeededLayers.fullWeight(weights, "mlp.up_proj", h, f), bias("mlp.up_proj", h, f),
+                        gated ? SeededLayers.fullWeight(weights, "mlp.gate_proj", h, f) : null,
+                        gated ? bias("mlp.gate_proj", h, f) : null,
+                        SeededLayers.fullWeight(weights, "mlp.down_proj", f, h), bias("mlp.down_proj", f, h));
+                mlp = Float64Reference.mlp(full("input", b, h), b, options.activation(), w);
             }
             return mlp;
         }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tp4j.backend.cuda.CudaAvailability;
 import dev.tp4j.dist.Launcher;
 import dev.tp4j.dist.ProcessTestSupport;
 import java.io.PrintWriter;
@@ -14,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -52,6 +54,17 @@ class LaunchCommandTest {
 
     private static String[] a(String... args) {
         return args;
+    }
+
+    /** Without a usable GPU, --backend cuda and --comm nccl are refused in one line saying what is missing. */
+    @Test
+    void cudaWithoutAUsableGpuIsRefusedNamingWhy() {
+        CudaAvailability here = CudaAvailability.get();
+        Assumptions.assumeFalse(here.usable(), "a CUDA device is usable on this machine");
+        assertUsageError(a("launch", "--nproc-per-node", "2", "--backend", "cuda", "verify"), "--backend cuda", here.reason());
+        assertUsageError(a("launch", "--nproc-per-node", "1", "--backend", "cpu", "--comm", "nccl", "verify"),
+                "--comm nccl");
+        assertUsageError(a("launch", "--comm", "mpi", "verify"), "--comm", "mpi");
     }
 
     @Test

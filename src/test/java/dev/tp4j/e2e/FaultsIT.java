@@ -61,7 +61,10 @@ class FaultsIT {
         assertEquals(1, p.exitValue(), out);
         assertTrue(out.contains("rank 1"), out);
         assertTrue(seconds < 30, "took " + seconds + " s");
-        assertEquals(1, out.strip().lines().count(), "one line, no stack trace:\n" + out);
+        // The failure is one line; on a machine without a usable GPU, rank 0 also printed the one-line
+        // notice of --backend auto falling back to CPU ranks when it started.
+        long lines = out.strip().lines().filter(l -> !l.startsWith("tp4j: no usable CUDA GPU")).count();
+        assertEquals(1, lines, "one line, no stack trace:\n" + out);
     }
 
     @Test

@@ -3,6 +3,14 @@ package dev.tp4j.e2e;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tp4j.io.SafetensorsWriter;
+import dev.tp4j.tensor.DType;
+import dev.tp4j.tensor.Shape;
+import dev.tp4j.tensor.Tensor;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,7 +38,7 @@ class LostWorkerIT {
         Process launcher = new ProcessBuilder(Tp4jCommand.ROOT.resolve("bin/tp4j").toString(), "launch",
                 "--nproc-per-node", "3", "verify", "--hidden", "64", "--ffn", "192", "--repeat", "1000000")
                 .directory(Tp4jCommand.ROOT.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        List<ProcessHandle> workers = awaitWorkers(launcher, 3, Duration.ofSeconds(60));
+        List<ProcessHandle> workers = awaitWorkers(launcher, "verify", 3, Duration.ofSeconds(60));
         // Let the ranks get into their collectives before one dies.
         Thread.sleep(1500);
         ProcessHandle victim = workers.get(1);
@@ -48,12 +56,86 @@ class LostWorkerIT {
         }
     }
 
-    /** The launcher's worker JVMs, once {@code n} of them run. */
-    private static List<ProcessHandle> awaitWorkers(Process launcher, int n, Duration timeout) throws InterruptedException {
+    /**
+     * A worker killed while the ranks load their shards of a checkpoint (4.5 GiB, sparse, so the test
+     * costs no disk): the other rank is stopped before it ever reaches a collective, the launcher exits
+     * non-zero naming the lost rank, and nothing is left running.
+     */
+    @Test
+    void aWorkerKilledWhileLoadingACheckpointEndsTheJob(@TempDir Path dir) throws Exception {
+        int hidden = 16384;
+        int ffn = 24576; // each weight 1.5 GiB of F32; a rank of two reads 2.25 GiB
+        Path checkpoint = sparseMlpCheckpoint(dir.resolve("big.safetensors"), hidden, ffn);
+        Path input = dir.resolve("in.safetensors");
+        new SafetensorsWriter().add("input", Tensor.allocateHost(Shape.of(1, hidden), DType.F32)).write(input);
+        Path log = dir.resolve("out.txt");
+        Process launcher = new ProcessBuilder(Tp4jCommand.ROOT.resolve("bin/tp4j").toString(), "launch",
+                "--nproc-per-node", "2", "mlp", "--checkpoint", checkpoint.toString(), "--up", "mlp.up_proj",
+                "--gate", "mlp.gate_proj", "--down", "mlp.down_proj", "--activation", "silu",
+                "--input", input.toString(), "--output", dir.resolve("out.safetensors").toString())
+                .directory(Tp4jCommand.ROOT.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        List<ProcessHandle> workers = awaitWorkers(launcher, "mlp", 2, Duration.ofSeconds(60));
+        // Rank 0 reports each tensor as it lands: after the first of three, both ranks are mid-load.
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (!Files.readString(log).contains("[0] loaded mlp.up_proj.weight") && System.nanoTime() < deadline) {
+            assertTrue(launcher.isAlive(), () -> "ended before loading:\n" + read(log));
+            Thread.sleep(5);
+        }
+        String before = Files.readString(log);
+        assertTrue(before.contains("[0] loaded mlp.up_proj.weight"), before);
+        assertTrue(!before.contains("down_proj.weight"), "still loading when the worker is killed:\n" + before);
+        ProcessHandle victim = workers.get(1);
+        long killedAt = System.nanoTime();
+        victim.destroyForcibly();
+        boolean ended = launcher.waitFor(30, TimeUnit.SECONDS);
+        double seconds = (System.nanoTime() - killedAt) / 1e9;
+        String out = read(log);
+        assertTrue(ended, "the launcher did not exit within 30 s of a lost worker:\n" + out);
+        assertNotEquals(0, launcher.exitValue(), out);
+        assertTrue(seconds < 10, "took " + seconds + " s to stop\n" + out);
+        assertTrue(out.contains("killed by signal 9"), out);
+        assertTrue(!out.contains("tp4j mlp:"), "no report from a failed job\n" + out);
+        assertTrue(!Files.exists(dir.resolve("out.safetensors")), "no output from a failed job");
+        for (ProcessHandle w : workers) {
+            w.onExit().get(5, TimeUnit.SECONDS);
+        }
+    }
+
+    /** A safetensors MLP whose data section is a hole: the header is real, the weights read as zeros. */
+    private static Path sparseMlpCheckpoint(Path file, int hidden, int ffn) throws Exception {
+        long bytes = 4L * hidden * ffn;
+        String header = String.format(java.util.Locale.ROOT, "{\"mlp.up_proj.weight\":{\"dtype\":\"F32\",\"shape\":[%d,%d],"
+                + "\"data_offsets\":[0,%d]},\"mlp.gate_proj.weight\":{\"dtype\":\"F32\",\"shape\":[%d,%d],"
+                + "\"data_offsets\":[%d,%d]},\"mlp.down_proj.weight\":{\"dtype\":\"F32\",\"shape\":[%d,%d],"
+                + "\"data_offsets\":[%d,%d]}}", ffn, hidden, bytes, ffn, hidden, bytes, 2 * bytes, hidden, ffn,
+                2 * bytes, 3 * bytes);
+        while (header.length() % 8 != 0) {
+            header += " ";
+        }
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+            ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length());
+            f.write(prefix.array());
+            f.write(header.getBytes(StandardCharsets.US_ASCII));
+            f.setLength(8 + header.length() + 3 * bytes);
+        }
+        return file;
+    }
+
+    private static String read(Path log) {
+        try {
+            return Files.readString(log);
+        } catch (java.io.IOException e) {
+            return "(unreadable: " + e + ")";
+        }
+    }
+
+    /** The launcher's worker JVMs running {@code task}, once {@code n} of them run. */
+    private static List<ProcessHandle> awaitWorkers(Process launcher, String task, int n, Duration timeout)
+            throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             List<ProcessHandle> workers = launcher.descendants()
-                    .filter(h -> h.info().arguments().map(a -> List.of(a).contains("verify")).orElse(false))
+                    .filter(h -> h.info().arguments().map(a -> List.of(a).contains(task)).orElse(false))
                     .filter(h -> h.parent().map(p -> p.info().arguments()
                             .map(a -> List.of(a).contains("launch")).orElse(false)).orElse(false))
                     .collect(Collectors.toList());

@@ -96,6 +96,7 @@ class VerifyEndToEndIT {
         assertEquals(0, r.status(), r::all);
         assertTrue(r.out().contains("OpenBLAS 0.3"), r::all);
         assertTrue(r.out().contains("cores:       " + Runtime.getRuntime().availableProcessors()), r::all);
-        assertTrue(r.out().contains("no CUDA backend"), r::all);
+        assertTrue(r.out().contains("cuda:        "), r::all);
+        assertTrue(r.out().contains("collectives: tcp ring"), r::all);
     }
 }

@@ -35,6 +35,16 @@ class ActivationTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(Activation.class)
+    void aNaNStaysNaNAsInPyTorch(Activation act) {
+        assertTrue(Float.isNaN(act.apply(Float.NaN)), "apply");
+        assertTrue(Double.isNaN(act.reference(Double.NaN)), "reference");
+        float[] v = {1f, Float.NaN, -1f};
+        act.applyAll(v, v.length);
+        assertTrue(Float.isNaN(v[1]), "applyAll");
+    }
+
     @Test
     void knownValues() {
         assertEquals(0.0, Activation.RELU.reference(-3.0));

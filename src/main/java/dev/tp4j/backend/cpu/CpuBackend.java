@@ -49,6 +49,15 @@ public final class CpuBackend implements Backend {
         return Tensor.allocateHost(shape, dtype);
     }
 
+    /** A CPU rank computes on host memory: the tensor is used where it lies. */
+    @Override
+    public Tensor adopt(Tensor host) {
+        if (!host.device().isCpu()) {
+            throw new IllegalArgumentException("adopt takes a host tensor, not " + host);
+        }
+        return host;
+    }
+
     @Override
     public void copyFromHost(float[] src, Tensor dst) {
         if (src.length != dst.numel()) {

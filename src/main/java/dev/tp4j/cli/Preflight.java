@@ -1,0 +1,10 @@
+package dev.tp4j.cli;
+
+/**
+ * A task whose inputs can be checked before any worker starts (files exist, headers parse, shapes
+ * chain). {@code tp4j launch} calls it once after parsing the task's options, so bad input is one line
+ * and exit 2 from the launcher, not the same message from every rank. Must only read.
+ */
+interface Preflight {
+    void preflight();
+}
