@@ -2,7 +2,8 @@
 # A real container run for CI: builds the CPU image (docker/Dockerfile.cpu) against a locally made Debian
 # base and runs it, checking exit status and output (then the GPU Dockerfile against a stand-in for
 # NVIDIA's base; see the end):
-#   demo (4 CPU ranks), info, verify writing --json to a mounted results directory, the entry point's GPU
+#   demo (4 CPU ranks), info, verify writing --json to a mounted results directory, mlp on a checkpoint
+#   mounted read-only (output checked against the host's run), the entry point's GPU
 #   count and multi-node variables seen through `docker run -e`, and `docker stop` ending a running job
 #   cleanly (SIGTERM reaches the launcher, which stops its workers: status 143, well before the timeout).
 #
@@ -222,13 +223,25 @@ check "GPU count and torchrun variables from docker run -e (dry run)" "$work/dry
 run_args=(--user 4321:4321 "$image" verify --hidden 64 --ffn 96)
 check "an arbitrary uid (not in /etc/passwd)" "$work/uid.out" 0 '^\[0\] verify: all 4 checks passed on 4 ranks'
 
-# TODO(mlp): `tp4j mlp` is not on this branch yet. When it is: write a small checkpoint and input
-# (safetensors) under $work/ckpt, then run
-#   docker run --rm -v "$work/ckpt:/checkpoint:ro" -v "$work/results:/results" "$image" mlp \
-#     --checkpoint /checkpoint/model.safetensors --up model.layers.0.mlp.up_proj \
-#     --down model.layers.0.mlp.down_proj --activation gelu --input /checkpoint/in.safetensors \
-#     --output /results/out.safetensors
-# and check its status, its report and that /results/out.safetensors matches the host's bin/tp4j result.
+# mlp on a checkpoint mounted read-only (PyTorch-made: BERT-style, F32, exact GELU, with biases), the
+# output written to the mounted results directory; rank 0 checks it against float64 (--verify).
+fixture="$root/src/test/resources/interop/bert_f32_gelu"
+run_args=(-v "$fixture:/checkpoint:ro" -v "$work/results:/results" "$image" mlp
+  --checkpoint /checkpoint/model.safetensors --up model.layers.0.mlp.up_proj
+  --down model.layers.0.mlp.down_proj --activation gelu --input /checkpoint/input.safetensors
+  --output /results/out.safetensors --verify --json /results/mlp.json)
+check "mlp: checkpoint mounted read-only, 4 CPU ranks, output to the results volume" "$work/mlp.out" 0 \
+  'mlp on 4 CPU ranks' '^\[0\] tp4j mlp: 4 ranks, gelu'
+[ -s "$work/results/out.safetensors" ] || fail "mlp wrote no /results/out.safetensors" "$work/mlp.out"
+grep -q '^  "passed" : true' "$work/results/mlp.json" || fail "mlp.json does not say passed" "$work/results/mlp.json"
+# The same run on the host's distribution gives the same bytes.
+target/tp4j-dist/bin/tp4j launch --nproc-per-node 4 --backend cpu mlp \
+  --checkpoint "$fixture/model.safetensors" --up model.layers.0.mlp.up_proj \
+  --down model.layers.0.mlp.down_proj --activation gelu --input "$fixture/input.safetensors" \
+  --output "$work/host-out.safetensors" > "$work/host-mlp.out" 2>&1 || fail "mlp on the host" "$work/host-mlp.out"
+cmp -s "$work/results/out.safetensors" "$work/host-out.safetensors" ||
+  fail "the container's mlp output differs from the host's" "$work/mlp.out"
+say "ok: mlp output ($(wc -c < "$work/results/out.safetensors") bytes) passed --verify and equals the host's"
 
 # docker stop sends SIGTERM to the container's main process: the launcher (exec'd by the entry point).
 stop_name="tp4j-ci-stop-$$"
@@ -256,7 +269,7 @@ say "ok: docker stop: SIGTERM reached the launcher, which stopped its 4 workers 
 # ------------------------------------------------------------------------------- the GPU Dockerfile
 # NVIDIA's CUDA base cannot be had here. What can be checked: its base-library check refuses a base
 # without CUDA, and with a stand-in base (the Debian one plus empty libraries carrying the sonames of
-# cudart, cuBLAS, cuBLASLt and NCCL) the whole file builds and the image runs, on CPU ranks.
+# cudart, cuBLAS, cuBLASLt, NVRTC and NCCL) the whole file builds and the image runs, on CPU ranks.
 gpu_image=tp4j:cuda-ci
 set +e
 docker build -q --force-rm "${net[@]}" -f docker/Dockerfile --build-arg BASE="$base" -t "$gpu_image" . > "$work/gpu-neg.out" 2>&1
@@ -272,7 +285,7 @@ if ! command -v gcc > /dev/null; then
 fi
 stub_base=tp4j-base:cuda-stub
 mkdir -p "$work/stub/lib"
-for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libnccl.so.2; do
+for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libnvrtc.so.13 libnccl.so.2; do
   echo 'void tp4j_cuda_stub(void) {}' | gcc -shared -fPIC -x c - -Wl,-soname,"$lib" -o "$work/stub/lib/$lib"
 done
 printf '%s\n' "FROM $base" \
@@ -288,3 +301,8 @@ say "ok: docker/Dockerfile builds on the stand-in CUDA base (label dev.tp4j.flav
 run_args=("$gpu_image")
 check "GPU image, no GPU given: demo on CPU ranks" "$work/gpu-demo.out" 0 \
   '^entrypoint: no GPU visible .*demo on 4 CPU ranks' '^\[0\] verify: all 4 checks passed on 4 ranks'
+# The CUDA backend finds the base's libraries (through ld.so.conf, as in NVIDIA's images); only the
+# driver's libcuda.so.1, which the NVIDIA Container Toolkit mounts at run time, is missing here.
+run_args=("$gpu_image" info)
+check "GPU image: info finds the base's CUDA libraries, misses only the driver" "$work/gpu-info.out" 0 \
+  'found libcudart\.so\.13, libcublas\.so\.13, libcublasLt\.so\.13, libnvrtc\.so\.13, libnccl\.so\.2; missing libcuda\.so\.1'
