@@ -58,6 +58,11 @@ public final class ProcessGroup implements AutoCloseable {
      * @throws BadInputException also when {@code shm} is asked for and the ranks are on different hosts
      */
     public static ProcessGroup init(WorkerEnvironment env, Duration timeout, TransportChoice transport) {
+        return init(env, timeout, transport, HostId.current());
+    }
+
+    /** As {@link #init(WorkerEnvironment, Duration, TransportChoice)}, this rank claiming to run on {@code hostId}. */
+    static ProcessGroup init(WorkerEnvironment env, Duration timeout, TransportChoice transport, String hostId) {
         JobToken token = JobToken.of(env.jobToken());
         StoreServer server = null;
         StoreClient store = null;
@@ -67,7 +72,7 @@ public final class ProcessGroup implements AutoCloseable {
             }
             store = StoreClient.connect(env.masterAddr(), env.masterPort(), token, env.rank(), timeout);
             Communicator comm;
-            if (useSharedMemory(store, env, transport, timeout)) {
+            if (useSharedMemory(store, env, transport, hostId, timeout)) {
                 comm = ShmCommunicator.connect(store, ShmCommunicator.DEFAULT_KEY_PREFIX, env.rank(), env.worldSize(),
                         timeout);
             } else {
@@ -92,12 +97,11 @@ public final class ProcessGroup implements AutoCloseable {
      * and reads the others', so all ranks decide alike. With one rank there is nothing to share.
      */
     private static boolean useSharedMemory(StoreClient store, WorkerEnvironment env, TransportChoice transport,
-                                           Duration timeout) {
+                                           String mine, Duration timeout) {
         if (transport == TransportChoice.tcp || env.worldSize() == 1) {
             return false;
         }
         String prefix = "tp4j/host";
-        String mine = HostId.current();
         store.set(RendezvousStore.rankKey(prefix, env.rank()), mine);
         for (int r = 0; r < env.worldSize(); r++) {
             String theirs = r == env.rank() ? mine : store.getString(RendezvousStore.rankKey(prefix, r), timeout);
