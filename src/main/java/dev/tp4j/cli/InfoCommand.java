@@ -1,8 +1,10 @@
 package dev.tp4j.cli;
 
 import dev.tp4j.backend.cpu.CpuBackend;
+import dev.tp4j.comm.shm.ShmCommunicator;
 import dev.tp4j.dist.BackendChoice;
 import dev.tp4j.dist.LocalDevices;
+import dev.tp4j.dist.TransportChoice;
 import dev.tp4j.dist.WorkerEnvironment;
 import java.io.PrintStream;
 import java.util.concurrent.Callable;
@@ -34,7 +36,12 @@ public final class InfoCommand implements Callable<Integer> {
         int gpus = LocalDevices.cudaDeviceCount();
         out.println("  cuda:        " + gpus + " device" + (gpus == 1 ? "" : "s") + " visible"
                 + " (CUDA_VISIBLE_DEVICES, /dev/nvidia*); this build has no CUDA backend yet, so ranks run on CPU");
-        out.println("  collectives: tcp ring between ranks (no NCCL in this build)");
+        TransportChoice transport = TransportChoice.fromSystem();
+        out.println("  collectives: " + switch (transport) {
+            case auto -> "shared memory (" + ShmCommunicator.directory() + ") between ranks on one host, else tcp ring";
+            case shm -> "shared memory (" + ShmCommunicator.directory() + "); ranks on different hosts are refused";
+            case tcp -> "tcp ring between ranks";
+        } + " (" + TransportChoice.ENV + "=" + transport + "; no NCCL in this build)");
         out.flush();
         return Main.EXIT_OK;
     }

@@ -5,6 +5,7 @@ import dev.tp4j.backend.Backends;
 import dev.tp4j.dist.BackendChoice;
 import dev.tp4j.dist.Launcher;
 import dev.tp4j.dist.LocalDevices;
+import dev.tp4j.dist.TransportChoice;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -101,6 +102,7 @@ public final class LaunchCommand implements Callable<Integer> {
         int nproc = procsPerNode(chosen);
         // Say it once here rather than in every worker: the workers would each refuse the same way.
         Backends.checkAvailable(chosen);
+        TransportChoice.fromSystem(); // a TP4J_TRANSPORT not understood: one line here, not one per worker
 
         List<String> workerArgs = new ArrayList<>();
         if (Main.isDebug(self)) {

@@ -182,6 +182,11 @@ public final class ShmCommunicator implements Communicator {
         }
     }
 
+    /** Where the shared files go on this machine ({@code /dev/shm}, else the temp dir), for reports. */
+    public static String directory() {
+        return ShmRegion.directory().toString();
+    }
+
     @Override
     public int rank() {
         return rank;
