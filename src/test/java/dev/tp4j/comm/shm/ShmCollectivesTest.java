@@ -52,7 +52,7 @@ class ShmCollectivesTest {
     }
 
     @ParameterizedTest(name = "tp={0}")
-    @CsvSource({"2", "3"})
+    @CsvSource({"2", "3", "4"})
     void aTensorLargerThanTheDefaultSlotIsSegmented(int tp) throws Exception {
         int size = ShmCommunicator.DEFAULT_SLOT_BYTES / Float.BYTES * 2 + 12_345;
         float[][][] inputs = inputs(tp, new int[] {size});
