@@ -91,6 +91,7 @@ final class ShmRegion {
             throw new IllegalArgumentException("shared memory of " + size + " bytes for " + worldSize
                     + " ranks is over 2 GiB; use smaller slots");
         }
+        removeStale(directory());
         SecureRandom random = new SecureRandom();
         byte[] name = new byte[12];
         random.nextBytes(name);
@@ -121,6 +122,33 @@ final class ShmRegion {
             }
             throw new CommunicationException("cannot set up the shared memory file " + path + " (" + size
                     + " bytes): " + e.getMessage());
+        }
+    }
+
+    /**
+     * Removes files of this kind whose creator is gone and that are older than ten minutes: left by a
+     * rank 0 killed (SIGKILL, no shutdown hook) in the milliseconds between creating its file and the
+     * others mapping it. A live job's file lives only for those milliseconds, so the age rule cannot
+     * touch it even where pids of another namespace look dead from here.
+     */
+    private static void removeStale(Path dir) {
+        long cutoff = System.currentTimeMillis() - 10 * 60_000L;
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            files.filter(f -> {
+                String name = f.getFileName().toString();
+                if (!name.startsWith("tp4j-")) {
+                    return false;
+                }
+                int dash = name.indexOf('-', 5);
+                try {
+                    long pid = Long.parseLong(name.substring(5, dash < 0 ? name.length() : dash));
+                    return ProcessHandle.of(pid).isEmpty() && Files.getLastModifiedTime(f).toMillis() < cutoff;
+                } catch (NumberFormatException | IOException e) {
+                    return false;
+                }
+            }).forEach(ShmRegion::deleteQuietly);
+        } catch (IOException | RuntimeException e) {
+            // best effort: a directory we cannot list holds nothing of ours to clean
         }
     }
 
