@@ -4,8 +4,10 @@ import dev.tp4j.backend.cpu.CpuBackend;
 import dev.tp4j.backend.cuda.CudaAvailability;
 import dev.tp4j.backend.cuda.CudaDeviceInfo;
 import dev.tp4j.backend.cuda.SystemLibraries;
+import dev.tp4j.comm.shm.ShmCommunicator;
 import dev.tp4j.dist.BackendChoice;
 import dev.tp4j.dist.LocalDevices;
+import dev.tp4j.dist.TransportChoice;
 import dev.tp4j.dist.WorkerEnvironment;
 import java.io.PrintStream;
 import java.util.concurrent.Callable;
@@ -42,9 +44,9 @@ public final class InfoCommand implements Callable<Integer> {
                     SystemLibraries.required(SystemLibraries.bindingsMajor()), SystemLibraries.searchPath())));
         }
         if (cuda.ncclUsable()) {
-            out.println("  collectives: tcp ring; NCCL " + cuda.ncclVersion() + " between GPU ranks (--comm auto|nccl|tcp)");
+            out.println("  nccl:        NCCL " + cuda.ncclVersion() + " between GPU ranks (--comm auto|nccl|tcp)");
         } else {
-            out.println("  collectives: tcp ring (NCCL not usable: " + cuda.ncclReason() + ")");
+            out.println("  nccl:        not usable: " + cuda.ncclReason());
         }
     }
 
@@ -75,6 +77,12 @@ public final class InfoCommand implements Callable<Integer> {
                 + env.masterPort() + (env.jobToken() == null ? ", no job token" : ", job token set"));
         out.println("  backend:     " + BackendChoice.fromSystem() + " (" + BackendChoice.ENV + ")");
         printCuda(out, CudaAvailability.get(), LocalDevices.cudaDeviceCount());
+        TransportChoice transport = TransportChoice.fromSystem();
+        out.println("  collectives: " + switch (transport) {
+            case auto -> "shared memory (" + ShmCommunicator.directory() + ") between ranks on one host, else tcp ring";
+            case shm -> "shared memory (" + ShmCommunicator.directory() + "); ranks on different hosts are refused";
+            case tcp -> "tcp ring between ranks";
+        } + " (" + TransportChoice.ENV + "=" + transport + ")");
         out.flush();
         return Main.EXIT_OK;
     }

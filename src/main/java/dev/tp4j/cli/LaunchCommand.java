@@ -7,6 +7,7 @@ import dev.tp4j.comm.CommChoice;
 import dev.tp4j.dist.BackendChoice;
 import dev.tp4j.dist.Launcher;
 import dev.tp4j.dist.LocalDevices;
+import dev.tp4j.dist.TransportChoice;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -128,6 +129,7 @@ public final class LaunchCommand implements Callable<Integer> {
         if (tf32) {
             workerEnv.put(Backends.TF32_ENV, "1");
         }
+        TransportChoice.fromSystem(); // a TP4J_TRANSPORT not understood: one line here, not one per worker
 
         List<String> workerArgs = new ArrayList<>();
         if (Main.isDebug(self)) {

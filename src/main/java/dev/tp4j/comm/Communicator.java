@@ -45,6 +45,11 @@ public interface Communicator extends AutoCloseable {
 
     CommStats stats();
 
+    /** Whether an earlier collective failed; the communicator is then unusable. */
+    default boolean failed() {
+        return false;
+    }
+
     /** One line for reports: transport and peers. */
     String describe();
 

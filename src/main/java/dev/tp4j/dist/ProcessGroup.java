@@ -1,7 +1,9 @@
 package dev.tp4j.dist;
 
 import dev.tp4j.comm.CommunicationException;
+import dev.tp4j.BadInputException;
 import dev.tp4j.comm.Communicator;
+import dev.tp4j.comm.shm.ShmCommunicator;
 import dev.tp4j.comm.tcp.TcpRingCommunicator;
 import dev.tp4j.dist.auth.JobToken;
 import dev.tp4j.dist.store.StoreClient;
@@ -10,7 +12,9 @@ import java.time.Duration;
 
 /**
  * This worker's membership in the job: rank 0 hosts the rendezvous store, every rank (rank 0 too)
- * connects to it as a client, and the ranks join a TCP ring for collectives.
+ * connects to it as a client, and the ranks set up their collectives: through shared memory when all of
+ * them run on one host (compared by {@link HostId}, published in the store), else a TCP ring.
+ * {@link TransportChoice} ({@code TP4J_TRANSPORT}) overrides the choice.
  *
  * <p>{@link #close()} waits at a store barrier before anyone tears down (so no rank pulls a link from
  * under a peer that is still finishing), and rank 0 keeps the store up until the other ranks have
@@ -24,11 +28,11 @@ public final class ProcessGroup implements AutoCloseable {
     private final Duration timeout;
     private final StoreServer server;
     private final StoreClient store;
-    private final TcpRingCommunicator communicator;
+    private final Communicator communicator;
     private boolean closed;
 
     private ProcessGroup(WorkerEnvironment env, Duration timeout, StoreServer server, StoreClient store,
-                         TcpRingCommunicator communicator) {
+                         Communicator communicator) {
         this.env = env;
         this.timeout = timeout;
         this.server = server;
@@ -45,6 +49,20 @@ public final class ProcessGroup implements AutoCloseable {
      * @throws CommunicationException     a rank did not show up in time, or a peer failed the handshake
      */
     public static ProcessGroup init(WorkerEnvironment env, Duration timeout) {
+        return init(env, timeout, TransportChoice.fromSystem());
+    }
+
+    /**
+     * As {@link #init(WorkerEnvironment, Duration)} with the transport chosen by the caller.
+     *
+     * @throws BadInputException also when {@code shm} is asked for and the ranks are on different hosts
+     */
+    public static ProcessGroup init(WorkerEnvironment env, Duration timeout, TransportChoice transport) {
+        return init(env, timeout, transport, HostId.current());
+    }
+
+    /** As {@link #init(WorkerEnvironment, Duration, TransportChoice)}, this rank claiming to run on {@code hostId}. */
+    static ProcessGroup init(WorkerEnvironment env, Duration timeout, TransportChoice transport, String hostId) {
         JobToken token = JobToken.of(env.jobToken());
         StoreServer server = null;
         StoreClient store = null;
@@ -53,11 +71,16 @@ public final class ProcessGroup implements AutoCloseable {
                 server = StoreServer.start(env.masterAddr(), env.masterPort(), token);
             }
             store = StoreClient.connect(env.masterAddr(), env.masterPort(), token, env.rank(), timeout);
-            // The address this rank reached the store from is one the other ranks can reach it on too.
-            String advertisedHost = store.localAddress().getHostAddress();
-            TcpRingCommunicator ring = TcpRingCommunicator.connect(store, token, env.rank(), env.worldSize(),
-                    advertisedHost, timeout);
-            return new ProcessGroup(env, timeout, server, store, ring);
+            Communicator comm;
+            if (useSharedMemory(store, env, transport, hostId, timeout)) {
+                comm = ShmCommunicator.connect(store, ShmCommunicator.DEFAULT_KEY_PREFIX, env.rank(), env.worldSize(),
+                        timeout);
+            } else {
+                // The address this rank reached the store from is one the other ranks can reach it on too.
+                String advertisedHost = store.localAddress().getHostAddress();
+                comm = TcpRingCommunicator.connect(store, token, env.rank(), env.worldSize(), advertisedHost, timeout);
+            }
+            return new ProcessGroup(env, timeout, server, store, comm);
         } catch (RuntimeException e) {
             if (store != null) {
                 store.close();
@@ -67,6 +90,36 @@ public final class ProcessGroup implements AutoCloseable {
             }
             throw e;
         }
+    }
+
+    /**
+     * Whether the job's collectives go through shared memory: every rank publishes its {@link HostId}
+     * and reads the others', so all ranks decide alike. With one rank there is nothing to share.
+     */
+    private static boolean useSharedMemory(StoreClient store, WorkerEnvironment env, TransportChoice transport,
+                                           String mine, Duration timeout) {
+        if (transport == TransportChoice.tcp || env.worldSize() == 1) {
+            return false;
+        }
+        String prefix = "tp4j/host";
+        store.set(RendezvousStore.rankKey(prefix, env.rank()), mine);
+        for (int r = 0; r < env.worldSize(); r++) {
+            String theirs = r == env.rank() ? mine : store.getString(RendezvousStore.rankKey(prefix, r), timeout);
+            if (!theirs.equals(mine)) {
+                if (transport == TransportChoice.shm) {
+                    throw new BadInputException(TransportChoice.ENV + "=shm needs every rank on one host, but rank " + r
+                            + " runs on " + hostName(theirs) + " and rank " + env.rank() + " on " + hostName(mine)
+                            + " (use auto or tcp)");
+                }
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static String hostName(String hostId) {
+        int slash = hostId.indexOf('/');
+        return slash < 0 ? hostId : hostId.substring(0, slash) + " (" + hostId.substring(slash + 1) + ")";
     }
 
     public int rank() {

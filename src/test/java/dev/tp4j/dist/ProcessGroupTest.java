@@ -25,6 +25,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Workers as threads: rendezvous from the worker environment, a working ring, a clean goodbye. */
@@ -63,6 +64,56 @@ class ProcessGroupTest {
         }
     }
 
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"auto, shared memory (", "shm, shared memory (", "tcp, tcp ring, rank "})
+    void ranksOnOneHostShareMemoryUnlessTcpIsAskedFor(TransportChoice transport, String described) throws Exception {
+        int port = FreePort.pick();
+        List<float[]> sums = RankThreads.run(2, TIMEOUT.plusSeconds(10), rank -> {
+            try (ProcessGroup group = ProcessGroup.init(env(rank, 2, port), TIMEOUT, transport);
+                 Tensor t = Tensor.hostOf(Shape.of(3), new float[] {1, rank, 0.5f})) {
+                assertTrue(group.communicator().describe().startsWith(described), group.communicator().describe());
+                group.communicator().allReduce(t);
+                return t.toFloatArray();
+            }
+        });
+        assertArrayEquals(new float[] {2, 1, 1}, sums.get(0));
+        assertArrayEquals(new float[] {2, 1, 1}, sums.get(1));
+    }
+
+    @Test
+    void ranksOnDifferentHostsUseTcpOrRefuseShm() throws Exception {
+        int port = FreePort.pick();
+        List<String> described = RankThreads.run(2, TIMEOUT.plusSeconds(10), rank -> {
+            try (ProcessGroup group = ProcessGroup.init(env(rank, 2, port), TIMEOUT, TransportChoice.auto, "host" + rank)) {
+                group.communicator().barrier();
+                return group.communicator().describe();
+            }
+        });
+        assertTrue(described.get(0).startsWith("tcp ring"), described.get(0));
+        int port2 = FreePort.pick();
+        List<RankThreads.Outcome<Object>> refused = RankThreads.outcomes(2, TIMEOUT.plusSeconds(10), rank -> {
+            try (ProcessGroup group = ProcessGroup.init(env(rank, 2, port2), TIMEOUT, TransportChoice.shm, "host" + rank)) {
+                return group;
+            }
+        });
+        // Rank 0 always decides (it waits for rank 1's host id); rank 1 may find the store already gone.
+        RankThreads.Outcome<Object> first = refused.get(0);
+        assertTrue(first.error() instanceof BadInputException, String.valueOf(first.error()));
+        assertEquals("TP4J_TRANSPORT=shm needs every rank on one host, but rank 1 runs on host1 and rank 0 on host0"
+                + " (use auto or tcp)", first.message());
+        assertTrue(refused.get(1).error() instanceof BadInputException
+                || refused.get(1).error() instanceof CommunicationException, String.valueOf(refused.get(1).error()));
+    }
+
+    @Test
+    void aTransportNotUnderstoodIsBadInputNamingTheVariable() {
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> TransportChoice.fromEnvironment(java.util.Map.of("TP4J_TRANSPORT", "rdma")));
+        assertEquals("TP4J_TRANSPORT='rdma' is not one of auto, shm, tcp", e.getMessage());
+        assertEquals(TransportChoice.auto, TransportChoice.fromEnvironment(java.util.Map.of()));
+        assertEquals(TransportChoice.tcp, TransportChoice.fromEnvironment(java.util.Map.of("TP4J_TRANSPORT", " TCP ")));
+    }
+
     @Test
     void otherRanksWaitForRankZeroToStartTheStore() throws Exception {
         int port = FreePort.pick();
@@ -87,12 +138,13 @@ class ProcessGroupTest {
         }
     }
 
-    @Test
-    void afterALostRankTheOthersFailFastAndStillCloseQuickly() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"tcp, connection closed", "shm, it closed its communicator"})
+    void afterALostRankTheOthersFailFastAndStillCloseQuickly(TransportChoice transport, String how) throws Exception {
         int port = FreePort.pick();
         CyclicBarrier crashed = new CyclicBarrier(3);
         List<RankThreads.Outcome<String>> outcomes = RankThreads.outcomes(3, TIMEOUT.plusSeconds(10), rank -> {
-            ProcessGroup group = ProcessGroup.init(env(rank, 3, port), TIMEOUT);
+            ProcessGroup group = ProcessGroup.init(env(rank, 3, port), TIMEOUT, transport);
             try (Tensor t = Tensor.hostOf(Shape.of(1000), new float[1000])) {
                 group.communicator().allReduce(t);
                 if (rank == 2) {
@@ -110,8 +162,8 @@ class ProcessGroupTest {
                 return e.getMessage();
             }
         });
-        assertEquals("rank 2 lost during all_reduce: connection closed", outcomes.get(0).value(), String.valueOf(outcomes.get(0).error()));
-        assertEquals("rank 2 lost during all_reduce: connection closed", outcomes.get(1).value(), String.valueOf(outcomes.get(1).error()));
+        assertEquals("rank 2 lost during all_reduce: " + how, outcomes.get(0).value(), String.valueOf(outcomes.get(0).error()));
+        assertEquals("rank 2 lost during all_reduce: " + how, outcomes.get(1).value(), String.valueOf(outcomes.get(1).error()));
     }
 
     @Test

@@ -18,6 +18,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Faults and strangers through real processes: what users see when a job goes wrong. */
 class FaultsIT {
@@ -34,6 +36,11 @@ class FaultsIT {
     }
 
     private static Process worker(Path log, int rank, int world, int port, String token, String... args) throws IOException {
+        return worker(log, rank, world, port, token, Map.of(), args);
+    }
+
+    private static Process worker(Path log, int rank, int world, int port, String token, Map<String, String> extra,
+                                  String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Tp4jCommand.ROOT.resolve("bin/tp4j").toString()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(Tp4jCommand.ROOT.toFile())
@@ -46,6 +53,7 @@ class FaultsIT {
         env.put("MASTER_ADDR", "127.0.0.1");
         env.put("MASTER_PORT", "" + port);
         env.put("TP4J_JOB_TOKEN", token);
+        env.putAll(extra);
         return pb.start();
     }
 
@@ -80,6 +88,37 @@ class FaultsIT {
         assertTrue(r0.waitFor(60, TimeUnit.SECONDS), "rank 0 hung");
         assertEquals(1, r0.exitValue(), Files.readString(log0));
         assertTrue(Files.readString(log0).contains("rank 1"), Files.readString(log0));
+    }
+
+    /**
+     * Without a launcher to stop the others, the survivors must notice a killed rank themselves: over
+     * shared memory by its pid, over TCP by its sockets. Well before the 60 s timeout, naming the rank.
+     */
+    @ParameterizedTest(name = "TP4J_TRANSPORT={0}")
+    @ValueSource(strings = {"shm", "tcp"})
+    void aRankKilledMidCollectiveIsNamedBySurvivorsWithoutALauncher(String transport, @TempDir Path dir) throws Exception {
+        int port = freePort();
+        Process[] ranks = new Process[3];
+        Path[] logs = new Path[3];
+        for (int r = 0; r < 3; r++) {
+            logs[r] = dir.resolve("rank" + r + ".txt");
+            ranks[r] = worker(logs[r], r, 3, port, "t0ken", Map.of("TP4J_TRANSPORT", transport), "verify", "--hidden", "64",
+                    "--ffn", "192", "--repeat", "1000000", "--timeout", "60");
+        }
+        Thread.sleep(6000); // JVM start, rendezvous, then well inside the repeats
+        assertTrue(ranks[0].isAlive() && ranks[2].isAlive(), Files.readString(logs[0]) + Files.readString(logs[2]));
+        long killedAt = System.nanoTime();
+        ranks[1].destroyForcibly();
+        for (int r : new int[] {0, 2}) {
+            assertTrue(ranks[r].waitFor(30, TimeUnit.SECONDS), "rank " + r + " hung after rank 1 was killed");
+            double seconds = (System.nanoTime() - killedAt) / 1e9;
+            String out = Files.readString(logs[r]);
+            assertEquals(1, ranks[r].exitValue(), out);
+            assertTrue(out.contains("rank 1 lost"), out);
+            assertTrue(seconds < 10, "rank " + r + " took " + seconds + " s\n" + out);
+            System.out.printf("TP4J_TRANSPORT=%s: rank %d exited %.2f s after rank 1 was killed: %s%n", transport, r, seconds,
+                    out.strip().lines().reduce((a, b) -> b).orElse(""));
+        }
     }
 
     @Test

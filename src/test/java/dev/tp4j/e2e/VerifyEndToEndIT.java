@@ -97,6 +97,8 @@ class VerifyEndToEndIT {
         assertTrue(r.out().contains("OpenBLAS 0.3"), r::all);
         assertTrue(r.out().contains("cores:       " + Runtime.getRuntime().availableProcessors()), r::all);
         assertTrue(r.out().contains("cuda:        "), r::all);
-        assertTrue(r.out().contains("collectives: tcp ring"), r::all);
+        assertTrue(r.out().contains("collectives: shared memory (/dev/shm) between ranks on one host, else tcp ring"),
+                r::all);
+        assertTrue(r.out().contains("nccl:        "), r::all);
     }
 }

@@ -131,6 +131,7 @@ public final class TcpRingCommunicator implements Communicator {
     }
 
     /** Whether an earlier collective failed (the ring is then unusable). */
+    @Override
     public boolean failed() {
         return failure != null;
     }
