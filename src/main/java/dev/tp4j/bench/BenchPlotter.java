@@ -33,7 +33,8 @@ public final class BenchPlotter {
                 .setLegendPosition(Styler.LegendPosition.InsideNW).setMarkerSize(6).setChartBackgroundColor(Color.WHITE);
         Map<String, List<double[]>> byOp = new LinkedHashMap<>();
         for (BenchResult r : results) {
-            if (r.kind().equals("collective")) {
+            // One rank moves nothing: its busbw is zero (or, for broadcast, a memcpy rate), not a transport's.
+            if (r.kind().equals("collective") && r.tp() > 1) {
                 byOp.computeIfAbsent(r.op() + " (tp " + r.tp() + ")", k -> new ArrayList<>())
                         .add(new double[] {r.bytes(), Math.max(1e-6, r.derived().get("busbw_gbps"))});
             }
@@ -48,18 +49,27 @@ public final class BenchPlotter {
         List<String> tps = new ArrayList<>();
         List<Double> total = new ArrayList<>();
         List<Double> comm = new ArrayList<>();
-        for (BenchResult r : results) {
-            if (r.kind().equals("mlp")) {
-                tps.add(Integer.toString(r.tp()));
-                total.add(r.medianMs());
-                comm.add(r.derived().getOrDefault("comm_ms", 0.0));
-            }
+        for (BenchResult r : mlpByTp(results).values()) {
+            tps.add(Integer.toString(r.tp()));
+            total.add(r.medianMs());
+            comm.add(r.derived().getOrDefault("comm_ms", 0.0));
         }
         if (!tps.isEmpty()) {
             mlp.addSeries("forward", tps, total);
             mlp.addSeries("of which all_reduce", tps, comm);
         }
         writeSideBySide(file, bandwidth, tps.isEmpty() ? null : mlp);
+    }
+
+    /** The MLP results by tp, in tp order; a later result at the same tp replaces an earlier one. */
+    static java.util.SortedMap<Integer, BenchResult> mlpByTp(List<BenchResult> results) {
+        java.util.SortedMap<Integer, BenchResult> byTp = new java.util.TreeMap<>();
+        for (BenchResult r : results) {
+            if (r.kind().equals("mlp")) {
+                byTp.put(r.tp(), r);
+            }
+        }
+        return byTp;
     }
 
     private static void writeSideBySide(Path file, XYChart left, CategoryChart right) {

@@ -36,4 +36,34 @@ public record BenchResult(String kind, String op, int tp, String dtype, long byt
         m.putAll(derived);
         return m;
     }
+
+    /** The result a {@code --json} object describes: the inverse of {@link #toJson()}. */
+    public static BenchResult fromJson(com.fasterxml.jackson.databind.JsonNode o) {
+        Map<String, Double> derived = new LinkedHashMap<>();
+        o.fields().forEachRemaining(e -> {
+            if (!FIELDS.contains(e.getKey()) && e.getValue().isNumber()) {
+                derived.put(e.getKey(), e.getValue().asDouble());
+            }
+        });
+        return new BenchResult(text(o, "kind"), text(o, "op"), number(o, "tp").intValue(), text(o, "dtype"),
+                o.has("bytes") ? o.get("bytes").asLong() : -1, o.has("shape") ? o.get("shape").asText() : null,
+                number(o, "median_ms"), number(o, "p10_ms"), number(o, "p90_ms"), derived);
+    }
+
+    private static final java.util.Set<String> FIELDS =
+            java.util.Set.of("kind", "op", "tp", "dtype", "bytes", "shape", "median_ms", "p10_ms", "p90_ms");
+
+    private static String text(com.fasterxml.jackson.databind.JsonNode o, String field) {
+        if (!o.hasNonNull(field) || !o.get(field).isTextual()) {
+            throw new IllegalArgumentException("result without a text field '" + field + "'");
+        }
+        return o.get(field).asText();
+    }
+
+    private static Double number(com.fasterxml.jackson.databind.JsonNode o, String field) {
+        if (!o.hasNonNull(field) || !o.get(field).isNumber()) {
+            throw new IllegalArgumentException("result without a number field '" + field + "'");
+        }
+        return o.get(field).asDouble();
+    }
 }

@@ -1,13 +1,16 @@
 package dev.tp4j.cli;
 
+import dev.tp4j.BadInputException;
 import dev.tp4j.bench.BenchOptions;
 import dev.tp4j.bench.BenchPlotter;
 import dev.tp4j.bench.BenchReport;
 import dev.tp4j.bench.BenchResult;
+import dev.tp4j.bench.BenchResultsFile;
 import dev.tp4j.bench.BenchRun;
 import dev.tp4j.nn.Activation;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -21,7 +24,7 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "bench", description = {
     "Measure the local GEMM (beside the raw BLAS call), the collectives over a size sweep",
     "(time, algbw, busbw as nccl-tests defines them) and the Megatron MLP forward."})
-public final class BenchCommand implements Callable<Integer> {
+public final class BenchCommand implements Callable<Integer>, Preflight {
 
     @Spec
     CommandSpec spec;
@@ -80,8 +83,31 @@ public final class BenchCommand implements Callable<Integer> {
         plot = Flags.outputFile(spec, "--plot", f);
     }
 
+    @Option(names = "--plot-with", paramLabel = "FILE.json",
+            description = "Also draw the results of earlier runs (their --json), e.g. at other tp: the MLP "
+                    + "chart then shows time against tp (see bench/mlp-vs-tp.sh). Repeatable.")
+    List<Path> plotWith = new ArrayList<>();
+
+    /** Earlier runs' results, read before any worker starts (a bad file is one line, exit 2). */
+    @Override
+    public void preflight() {
+        earlierResults();
+    }
+
+    private List<BenchResult> earlierResults() {
+        if (!plotWith.isEmpty() && plot == null) {
+            throw new BadInputException("--plot-with needs --plot FILE.png");
+        }
+        List<BenchResult> earlier = new ArrayList<>();
+        for (Path f : plotWith) {
+            earlier.addAll(BenchResultsFile.read(f));
+        }
+        return earlier;
+    }
+
     @Override
     public Integer call() {
+        List<BenchResult> earlier = earlierResults();
         BenchOptions options = quick
                 ? new BenchOptions(tokens, hidden, ffn, activation, 2, 7, 4 << 10, 4 << 20)
                 : new BenchOptions(tokens, hidden, ffn, activation, 3, 20, 4 << 10, 64 << 20);
@@ -98,7 +124,9 @@ public final class BenchCommand implements Callable<Integer> {
                             "results", results.stream().map(BenchResult::toJson).toList()));
                 }
                 if (plot != null) {
-                    BenchPlotter.write(plot, results, session.comm().worldSize() + " ranks, " + session.backend().describe());
+                    List<BenchResult> drawn = new ArrayList<>(earlier);
+                    drawn.addAll(results);
+                    BenchPlotter.write(plot, drawn, session.backend().describe());
                 }
             }
             return Main.EXIT_OK;

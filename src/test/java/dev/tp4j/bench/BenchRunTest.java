@@ -55,4 +55,32 @@ class BenchRunTest {
         byte[] head = Files.readAllBytes(png);
         assertTrue(head.length > 1000 && head[1] == 'P' && head[2] == 'N' && head[3] == 'G', "a PNG file");
     }
+
+    @Test
+    void resultsReadBackFromJsonAndRunsAtSeveralTpDrawOneBarEach(@TempDir Path dir) throws Exception {
+        BenchOptions o = new BenchOptions(4, 16, 24, Activation.RELU, 1, 3, 1024, 1024);
+        List<BenchResult> all = new java.util.ArrayList<>();
+        for (int tp : new int[] {2, 1}) {
+            List<BenchResult> run = InMemoryGroup.run(tp, comm -> new BenchRun(new CpuBackend(1), comm, o).run()).get(0);
+            Path json = dir.resolve("tp" + tp + ".json");
+            Files.writeString(json, new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(
+                    java.util.Map.of("task", "bench", "results", run.stream().map(BenchResult::toJson).toList())));
+            List<BenchResult> back = BenchResultsFile.read(json);
+            assertEquals(run, back, "the JSON holds every field of every result");
+            all.addAll(back);
+        }
+        assertEquals(List.of(1, 2), List.copyOf(BenchPlotter.mlpByTp(all).keySet()), "one MLP bar per tp, in order");
+        BenchPlotter.write(dir.resolve("sweep.png"), all, "test");
+        assertTrue(Files.size(dir.resolve("sweep.png")) > 1000);
+    }
+
+    @Test
+    void aFileThatIsNotBenchOutputIsBadInput(@TempDir Path dir) throws Exception {
+        Path verify = Files.writeString(dir.resolve("v.json"), "{\"task\": \"verify\", \"checks\": []}");
+        dev.tp4j.BadInputException e = org.junit.jupiter.api.Assertions.assertThrows(dev.tp4j.BadInputException.class,
+                () -> BenchResultsFile.read(verify));
+        assertTrue(e.getMessage().startsWith(verify + ": not the output of tp4j bench --json"), e.getMessage());
+        assertTrue(org.junit.jupiter.api.Assertions.assertThrows(dev.tp4j.BadInputException.class,
+                () -> BenchResultsFile.read(dir.resolve("none.json"))).getMessage().endsWith("file not found"));
+    }
 }
