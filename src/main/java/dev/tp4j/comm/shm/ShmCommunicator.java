@@ -1,5 +1,6 @@
 package dev.tp4j.comm.shm;
 
+import dev.tp4j.comm.CollectiveArgs;
 import dev.tp4j.comm.CollectiveOp;
 import dev.tp4j.comm.CommStats;
 import dev.tp4j.comm.CommunicationException;
@@ -8,7 +9,6 @@ import dev.tp4j.dist.Durations;
 import dev.tp4j.dist.RendezvousStore;
 import dev.tp4j.dist.StoreBarrier;
 import dev.tp4j.dist.StoreTimeoutException;
-import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Partition;
 import dev.tp4j.tensor.Tensor;
 import java.lang.invoke.MethodHandles;
@@ -62,6 +62,8 @@ import java.util.concurrent.locks.LockSupport;
  * is done with its collectives: to a peer still waiting, a closed rank is a lost rank.
  */
 public final class ShmCommunicator implements Communicator {
+    /** How argument errors name this transport. */
+    private static final String TRANSPORT = "shared memory";
     /** Store key prefix of the job's shared memory group. */
     public static final String DEFAULT_KEY_PREFIX = "tp4j/shm";
     /** Bytes per slot (two sets of one slot per rank): 4 MiB, so a 4 MiB all_reduce is one segment. */
@@ -231,8 +233,8 @@ public final class ShmCommunicator implements Communicator {
     public void allReduce(Tensor buffer) {
         long start = System.nanoTime();
         checkUsable();
-        requireHostContiguous(buffer, "all_reduce buffer");
-        requireF32(buffer, "all_reduce buffer");
+        CollectiveArgs.requireHostContiguous(buffer, "all_reduce buffer", TRANSPORT);
+        CollectiveArgs.requireF32(buffer, "all_reduce buffer");
         int count = Math.toIntExact(buffer.numel());
         if (worldSize > 1 && count > 0) {
             try {
@@ -313,10 +315,10 @@ public final class ShmCommunicator implements Communicator {
     public void reduceScatter(Tensor input, Tensor output) {
         long start = System.nanoTime();
         checkUsable();
-        requireHostContiguous(input, "reduce_scatter input");
-        requireHostContiguous(output, "reduce_scatter output");
-        requireF32(input, "reduce_scatter input");
-        requireF32(output, "reduce_scatter output");
+        CollectiveArgs.requireHostContiguous(input, "reduce_scatter input", TRANSPORT);
+        CollectiveArgs.requireHostContiguous(output, "reduce_scatter output", TRANSPORT);
+        CollectiveArgs.requireF32(input, "reduce_scatter input");
+        CollectiveArgs.requireF32(output, "reduce_scatter output");
         int count = Math.toIntExact(input.numel());
         split(count);
         if (output.numel() != counts[rank]) {
@@ -378,14 +380,14 @@ public final class ShmCommunicator implements Communicator {
     public void allGather(Tensor local, Tensor gathered, long[] gatherCounts) {
         long start = System.nanoTime();
         checkUsable();
-        requireHostContiguous(local, "all_gather input");
-        requireHostContiguous(gathered, "all_gather output");
-        checkGatherCounts(local, gathered, gatherCounts);
+        CollectiveArgs.requireHostContiguous(local, "all_gather input", TRANSPORT);
+        CollectiveArgs.requireHostContiguous(gathered, "all_gather output", TRANSPORT);
+        CollectiveArgs.checkGatherCounts(local, gathered, gatherCounts, rank, worldSize);
         int elementBytes = gathered.dtype().byteSize();
         ByteBuffer out = gathered.byteBuffer();
         int myBytes = Math.toIntExact(local.byteSize());
         if (myBytes > 0) {
-            out.put(blockOffset(gatherCounts, rank) * elementBytes, local.byteBuffer(), 0, myBytes);
+            out.put(CollectiveArgs.blockOffset(gatherCounts, rank) * elementBytes, local.byteBuffer(), 0, myBytes);
         }
         if (worldSize > 1 && gathered.numel() > 0) {
             try {
@@ -411,42 +413,10 @@ public final class ShmCommunicator implements Communicator {
             for (int q = 0; q < worldSize; q++) {
                 int len = (int) Math.max(0, Math.min(piece, gatherCounts[q] * elementBytes - from));
                 if (q != rank && len > 0) {
-                    out.put(blockOffset(gatherCounts, q) * elementBytes + from, shared, region.slot(set, q), len);
+                    out.put(CollectiveArgs.blockOffset(gatherCounts, q) * elementBytes + from, shared, region.slot(set, q), len);
                 }
             }
         }
-    }
-
-    private void checkGatherCounts(Tensor local, Tensor gathered, long[] gatherCounts) {
-        if (local.dtype() != gathered.dtype()) {
-            throw new IllegalArgumentException("all_gather input is " + local.dtype() + ", output " + gathered.dtype());
-        }
-        if (gatherCounts.length != worldSize) {
-            throw new IllegalArgumentException("all_gather got " + gatherCounts.length + " counts for " + worldSize + " ranks");
-        }
-        long total = 0;
-        for (long c : gatherCounts) {
-            if (c < 0) {
-                throw new IllegalArgumentException("all_gather count " + c + " is negative");
-            }
-            total += c;
-        }
-        if (gatherCounts[rank] != local.numel()) {
-            throw new IllegalArgumentException("all_gather: rank " + rank + " contributes " + local.numel()
-                    + " elements but counts[" + rank + "] = " + gatherCounts[rank]);
-        }
-        if (total != gathered.numel()) {
-            throw new IllegalArgumentException("all_gather output has " + gathered.numel() + " elements, counts sum to " + total);
-        }
-        Math.toIntExact(gathered.byteSize());
-    }
-
-    private static int blockOffset(long[] gatherCounts, int block) {
-        long offset = 0;
-        for (int b = 0; b < block; b++) {
-            offset += gatherCounts[b];
-        }
-        return Math.toIntExact(offset);
     }
 
     // ---------------------------------------------------------------- broadcast
@@ -455,10 +425,8 @@ public final class ShmCommunicator implements Communicator {
     public void broadcast(Tensor buffer, int root) {
         long start = System.nanoTime();
         checkUsable();
-        if (root < 0 || root >= worldSize) {
-            throw new IllegalArgumentException("broadcast root " + root + " is not a rank of " + worldSize);
-        }
-        requireHostContiguous(buffer, "broadcast buffer");
+        CollectiveArgs.checkRoot(root, worldSize);
+        CollectiveArgs.requireHostContiguous(buffer, "broadcast buffer", TRANSPORT);
         int bytes = Math.toIntExact(buffer.byteSize());
         if (worldSize > 1 && bytes > 0) {
             try {
@@ -750,19 +718,4 @@ public final class ShmCommunicator implements Communicator {
         return n;
     }
 
-    private static void requireHostContiguous(Tensor t, String what) {
-        if (!t.device().isCpu()) {
-            throw new IllegalArgumentException(what + " is on " + t.device()
-                    + "; shared memory moves host tensors (stage device tensors through host memory)");
-        }
-        if (!t.isContiguous()) {
-            throw new IllegalArgumentException(what + " " + t.shape() + " is a strided view; collectives need contiguous tensors");
-        }
-    }
-
-    private static void requireF32(Tensor t, String what) {
-        if (t.dtype() != DType.F32) {
-            throw new IllegalArgumentException(what + " is " + t.dtype() + "; sums are of F32 tensors");
-        }
-    }
 }

@@ -1,12 +1,12 @@
 package dev.tp4j.comm.tcp;
 
+import dev.tp4j.comm.CollectiveArgs;
 import dev.tp4j.comm.CollectiveOp;
 import dev.tp4j.comm.CommStats;
 import dev.tp4j.comm.CommunicationException;
 import dev.tp4j.comm.Communicator;
 import dev.tp4j.dist.RendezvousStore;
 import dev.tp4j.dist.auth.JobToken;
-import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Partition;
 import dev.tp4j.tensor.Tensor;
 import java.io.IOException;
@@ -41,6 +41,8 @@ import java.time.Duration;
  * at a barrier first): to a peer with a collective still in flight, a rank that closed is a lost rank.
  */
 public final class TcpRingCommunicator implements Communicator {
+    /** How argument errors name this transport. */
+    private static final String TRANSPORT = "the TCP ring";
     /** Store key prefix of the job's ring. */
     public static final String DEFAULT_KEY_PREFIX = "tp4j/ring";
 
@@ -142,8 +144,8 @@ public final class TcpRingCommunicator implements Communicator {
     public void allReduce(Tensor buffer) {
         long start = System.nanoTime();
         checkUsable();
-        requireHostContiguous(buffer, "all_reduce buffer");
-        requireF32(buffer, "all_reduce buffer");
+        CollectiveArgs.requireHostContiguous(buffer, "all_reduce buffer", TRANSPORT);
+        CollectiveArgs.requireF32(buffer, "all_reduce buffer");
         int count = Math.toIntExact(buffer.numel());
         if (worldSize > 1 && count > 0) {
             try {
@@ -199,10 +201,10 @@ public final class TcpRingCommunicator implements Communicator {
     public void reduceScatter(Tensor input, Tensor output) {
         long start = System.nanoTime();
         checkUsable();
-        requireHostContiguous(input, "reduce_scatter input");
-        requireHostContiguous(output, "reduce_scatter output");
-        requireF32(input, "reduce_scatter input");
-        requireF32(output, "reduce_scatter output");
+        CollectiveArgs.requireHostContiguous(input, "reduce_scatter input", TRANSPORT);
+        CollectiveArgs.requireHostContiguous(output, "reduce_scatter output", TRANSPORT);
+        CollectiveArgs.requireF32(input, "reduce_scatter input");
+        CollectiveArgs.requireF32(output, "reduce_scatter output");
         int count = Math.toIntExact(input.numel());
         chunks.split(count);
         if (output.numel() != chunks.count(rank)) {
@@ -276,11 +278,11 @@ public final class TcpRingCommunicator implements Communicator {
     public void allGather(Tensor local, Tensor gathered, long[] counts) {
         long start = System.nanoTime();
         checkUsable();
-        requireHostContiguous(local, "all_gather input");
-        requireHostContiguous(gathered, "all_gather output");
-        checkGatherCounts(local, gathered, counts);
+        CollectiveArgs.requireHostContiguous(local, "all_gather input", TRANSPORT);
+        CollectiveArgs.requireHostContiguous(gathered, "all_gather output", TRANSPORT);
+        CollectiveArgs.checkGatherCounts(local, gathered, counts, rank, worldSize);
         int elementBytes = gathered.dtype().byteSize();
-        int ownOffset = blockOffset(counts, rank);
+        int ownOffset = CollectiveArgs.blockOffset(counts, rank);
         copy(local, 0, gathered, ownOffset, Math.toIntExact(local.numel()));
         if (worldSize > 1 && gathered.numel() > 0) {
             try {
@@ -299,42 +301,10 @@ public final class TcpRingCommunicator implements Communicator {
         for (int s = 0; s < worldSize - 1; s++) {
             int sendBlock = chunkIndex(rank - s);
             int recvBlock = chunkIndex(rank - s - 1);
-            windowBytes(out, blockOffset(counts, sendBlock) * elementBytes, (int) counts[sendBlock] * elementBytes);
-            windowBytes(in, blockOffset(counts, recvBlock) * elementBytes, (int) counts[recvBlock] * elementBytes);
+            windowBytes(out, CollectiveArgs.blockOffset(counts, sendBlock) * elementBytes, (int) counts[sendBlock] * elementBytes);
+            windowBytes(in, CollectiveArgs.blockOffset(counts, recvBlock) * elementBytes, (int) counts[recvBlock] * elementBytes);
             pipe.exchange(out, in, CollectiveOp.ALL_GATHER);
         }
-    }
-
-    private void checkGatherCounts(Tensor local, Tensor gathered, long[] counts) {
-        if (local.dtype() != gathered.dtype()) {
-            throw new IllegalArgumentException("all_gather input is " + local.dtype() + ", output " + gathered.dtype());
-        }
-        if (counts.length != worldSize) {
-            throw new IllegalArgumentException("all_gather got " + counts.length + " counts for " + worldSize + " ranks");
-        }
-        long total = 0;
-        for (long c : counts) {
-            if (c < 0) {
-                throw new IllegalArgumentException("all_gather count " + c + " is negative");
-            }
-            total += c;
-        }
-        if (counts[rank] != local.numel()) {
-            throw new IllegalArgumentException("all_gather: rank " + rank + " contributes " + local.numel()
-                    + " elements but counts[" + rank + "] = " + counts[rank]);
-        }
-        if (total != gathered.numel()) {
-            throw new IllegalArgumentException("all_gather output has " + gathered.numel() + " elements, counts sum to " + total);
-        }
-        Math.toIntExact(gathered.byteSize());
-    }
-
-    private static int blockOffset(long[] counts, int block) {
-        long offset = 0;
-        for (int b = 0; b < block; b++) {
-            offset += counts[b];
-        }
-        return Math.toIntExact(offset);
     }
 
     // ---------------------------------------------------------------- broadcast
@@ -343,10 +313,8 @@ public final class TcpRingCommunicator implements Communicator {
     public void broadcast(Tensor buffer, int root) {
         long start = System.nanoTime();
         checkUsable();
-        if (root < 0 || root >= worldSize) {
-            throw new IllegalArgumentException("broadcast root " + root + " is not a rank of " + worldSize);
-        }
-        requireHostContiguous(buffer, "broadcast buffer");
+        CollectiveArgs.checkRoot(root, worldSize);
+        CollectiveArgs.requireHostContiguous(buffer, "broadcast buffer", TRANSPORT);
         int bytes = Math.toIntExact(buffer.byteSize());
         if (worldSize > 1 && bytes > 0) {
             try {
@@ -491,19 +459,4 @@ public final class TcpRingCommunicator implements Communicator {
         to.put(Math.toIntExact(dstOffset * elementBytes), from, Math.toIntExact(srcOffset * elementBytes), count * elementBytes);
     }
 
-    private static void requireHostContiguous(Tensor t, String what) {
-        if (!t.device().isCpu()) {
-            throw new IllegalArgumentException(what + " is on " + t.device()
-                    + "; the TCP ring moves host tensors (stage device tensors through host memory)");
-        }
-        if (!t.isContiguous()) {
-            throw new IllegalArgumentException(what + " " + t.shape() + " is a strided view; collectives need contiguous tensors");
-        }
-    }
-
-    private static void requireF32(Tensor t, String what) {
-        if (t.dtype() != DType.F32) {
-            throw new IllegalArgumentException(what + " is " + t.dtype() + "; sums are of F32 tensors");
-        }
-    }
 }
