@@ -3,7 +3,7 @@ package dev.tp4j.comm;
 import dev.tp4j.BadInputException;
 import dev.tp4j.backend.cuda.CudaAvailability;
 import dev.tp4j.dist.BackendChoice;
-import java.util.Locale;
+import dev.tp4j.dist.EnvironmentChoice;
 import java.util.Map;
 
 /**
@@ -17,15 +17,7 @@ public enum CommChoice {
     public static final String ENV = "TP4J_COMM";
 
     public static CommChoice fromEnvironment(Map<String, String> env) {
-        String v = env.get(ENV);
-        if (v == null || v.isBlank()) {
-            return auto;
-        }
-        try {
-            return valueOf(v.trim().toLowerCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new BadInputException(ENV + "='" + v + "' is not one of auto, nccl, tcp");
-        }
+        return EnvironmentChoice.parse(env, ENV, CommChoice.class, auto);
     }
 
     public static CommChoice fromSystem() {

@@ -1,7 +1,5 @@
 package dev.tp4j.dist;
 
-import dev.tp4j.dist.WorkerEnvironment.BadEnvironmentException;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -18,15 +16,7 @@ public enum BackendChoice {
 
     /** The choice in {@code env}, {@link #auto} when unset or blank; a value not understood is bad input. */
     public static BackendChoice fromEnvironment(Map<String, String> env) {
-        String v = env.get(ENV);
-        if (v == null || v.isBlank()) {
-            return auto;
-        }
-        try {
-            return valueOf(v.trim().toLowerCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new BadEnvironmentException(ENV + "='" + v + "' is not one of auto, cpu, cuda");
-        }
+        return EnvironmentChoice.parse(env, ENV, BackendChoice.class, auto);
     }
 
     public static BackendChoice fromSystem() {

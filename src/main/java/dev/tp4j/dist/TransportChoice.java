@@ -1,7 +1,5 @@
 package dev.tp4j.dist;
 
-import dev.tp4j.dist.WorkerEnvironment.BadEnvironmentException;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -17,15 +15,7 @@ public enum TransportChoice {
 
     /** The choice in {@code env}, {@link #auto} when unset or blank; a value not understood is bad input. */
     public static TransportChoice fromEnvironment(Map<String, String> env) {
-        String v = env.get(ENV);
-        if (v == null || v.isBlank()) {
-            return auto;
-        }
-        try {
-            return valueOf(v.trim().toLowerCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new BadEnvironmentException(ENV + "='" + v + "' is not one of auto, shm, tcp");
-        }
+        return EnvironmentChoice.parse(env, ENV, TransportChoice.class, auto);
     }
 
     public static TransportChoice fromSystem() {
