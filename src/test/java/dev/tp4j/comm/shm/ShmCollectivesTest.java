@@ -1,5 +1,6 @@
 package dev.tp4j.comm.shm;
 
+import dev.tp4j.testutil.CollectiveData;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -15,7 +16,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -36,7 +36,7 @@ class ShmCollectivesTest {
                 "2, 4096", "3, 4096", "4, 4096", "2, 128", "3, 192", "4, 256"})
     void everyCollectiveIsTheRankOrderResult(int tp, int slotBytes) throws Exception {
         int[] sizes = slotBytes < 1024 ? Arrays.copyOf(SIZES, SIZES.length - 1) : SIZES; // keep the tiny slots quick
-        float[][][] inputs = inputs(tp, sizes);
+        float[][][] inputs = CollectiveData.inputs(tp, sizes, 12);
         try (ShmHarness shm = new ShmHarness(slotBytes)) {
             shm.run(tp, TIMEOUT, (comm, store) -> {
                 if (tp > 1) {
@@ -55,18 +55,18 @@ class ShmCollectivesTest {
     @CsvSource({"2", "3", "4"})
     void aTensorLargerThanTheDefaultSlotIsSegmented(int tp) throws Exception {
         int size = ShmCommunicator.DEFAULT_SLOT_BYTES / Float.BYTES * 2 + 12_345;
-        float[][][] inputs = inputs(tp, new int[] {size});
+        float[][][] inputs = CollectiveData.inputs(tp, new int[] {size}, 12);
         try (ShmHarness shm = new ShmHarness(ShmCommunicator.DEFAULT_SLOT_BYTES)) {
             shm.run(tp, TIMEOUT, (comm, store) -> {
                 try (Tensor buffer = Tensor.hostOf(Shape.of(size), inputs[0][comm.rank()])) {
                     comm.allReduce(buffer);
-                    assertBitwiseEqual(rankOrderSum(inputs[0], 0, size), buffer.toFloatArray(), "all_reduce of " + size);
+                    CollectiveData.assertBitwiseEqual(rankOrderSum(inputs[0], 0, size), buffer.toFloatArray(), "all_reduce of " + size);
                 }
                 Partition chunks = new Partition(size, tp);
                 try (Tensor input = Tensor.hostOf(Shape.of(size), inputs[0][comm.rank()]);
                      Tensor output = Tensor.allocateHost(Shape.of(chunks.count(comm.rank())), DType.F32)) {
                     comm.reduceScatter(input, output);
-                    assertBitwiseEqual(rankOrderSum(inputs[0], chunks.intOffset(comm.rank()), chunks.intCount(comm.rank())),
+                    CollectiveData.assertBitwiseEqual(rankOrderSum(inputs[0], chunks.intOffset(comm.rank()), chunks.intCount(comm.rank())),
                             output.toFloatArray(), "reduce_scatter of " + size);
                 }
                 return null;
@@ -86,7 +86,7 @@ class ShmCollectivesTest {
 
             try (Tensor buffer = hostOf(all[rank])) {
                 comm.allReduce(buffer);
-                assertBitwiseEqual(rankOrderSum(all, 0, size), buffer.toFloatArray(), "all_reduce of " + size + " on rank " + rank);
+                CollectiveData.assertBitwiseEqual(rankOrderSum(all, 0, size), buffer.toFloatArray(), "all_reduce of " + size + " on rank " + rank);
             }
             expectedOps.add(CollectiveOp.ALL_REDUCE);
             expectedSent.add(n == 1 ? 0L : 4L * size); // all but its chunk in, then its reduced chunk out
@@ -94,7 +94,7 @@ class ShmCollectivesTest {
             try (Tensor input = hostOf(all[rank]);
                  Tensor output = Tensor.allocateHost(Shape.of(chunks.count(rank)), DType.F32)) {
                 comm.reduceScatter(input, output);
-                assertBitwiseEqual(rankOrderSum(all, chunks.intOffset(rank), chunks.intCount(rank)), output.toFloatArray(),
+                CollectiveData.assertBitwiseEqual(rankOrderSum(all, chunks.intOffset(rank), chunks.intCount(rank)), output.toFloatArray(),
                         "reduce_scatter of " + size + " on rank " + rank);
                 assertArrayEquals(all[rank], input.toFloatArray(), "reduce_scatter must leave its input alone");
             }
@@ -109,7 +109,7 @@ class ShmCollectivesTest {
             }
             for (long[] counts : List.of(partitionCounts, skewedCounts)) {
                 float[] local = Arrays.copyOf(all[rank], (int) counts[rank]);
-                float[] expected = concatPrefixes(all, counts);
+                float[] expected = CollectiveData.concatPrefixes(all, counts);
                 try (Tensor localT = hostOf(local);
                      Tensor gathered = Tensor.allocateHost(Shape.of(expected.length), DType.F32)) {
                     comm.allGather(localT, gathered, counts);
@@ -178,41 +178,6 @@ class ShmCollectivesTest {
             sum[i] = s;
         }
         return sum;
-    }
-
-    static void assertBitwiseEqual(float[] expected, float[] got, String what) {
-        assertEquals(expected.length, got.length, what);
-        for (int i = 0; i < expected.length; i++) {
-            if (Float.floatToRawIntBits(expected[i]) != Float.floatToRawIntBits(got[i])) {
-                throw new AssertionError(what + ": element " + i + " is " + got[i] + ", the rank-order sum " + expected[i]);
-            }
-        }
-    }
-
-    private static float[] concatPrefixes(float[][] all, long[] counts) {
-        float[] out = new float[(int) Arrays.stream(counts).sum()];
-        int at = 0;
-        for (int r = 0; r < counts.length; r++) {
-            System.arraycopy(all[r], 0, out, at, (int) counts[r]);
-            at += (int) counts[r];
-        }
-        return out;
-    }
-
-    /** inputs[size index][rank]: mixed signs and magnitudes over several binades, so the order of a sum shows. */
-    static float[][][] inputs(int tp, int[] sizes) {
-        float[][][] inputs = new float[sizes.length][tp][];
-        for (int s = 0; s < sizes.length; s++) {
-            for (int r = 0; r < tp; r++) {
-                SplittableRandom random = new SplittableRandom(1_000L * s + r);
-                float[] values = new float[sizes[s]];
-                for (int i = 0; i < values.length; i++) {
-                    values[i] = (float) (random.nextDouble(-1, 1) * Math.scalb(1.0, random.nextInt(-12, 13)));
-                }
-                inputs[s][r] = values;
-            }
-        }
-        return inputs;
     }
 
     private static Tensor hostOf(float[] values) {

@@ -1,5 +1,6 @@
 package dev.tp4j.comm.tcp;
 
+import dev.tp4j.testutil.CollectiveData;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -15,7 +16,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -39,7 +39,7 @@ class TcpRingCollectivesTest {
     @ParameterizedTest(name = "tp={0}")
     @ValueSource(ints = {1, 2, 3, 4})
     void everyCollectiveMatchesTheReference(int tp) throws Exception {
-        float[][][] inputs = inputs(tp);
+        float[][][] inputs = CollectiveData.inputs(tp, SIZES, 6);
         List<RankResult> results;
         try (RingHarness ring = new RingHarness()) {
             results = ring.run(tp, TIMEOUT, (comm, store) -> runAll(comm, inputs));
@@ -47,7 +47,7 @@ class TcpRingCollectivesTest {
         for (int s = 0; s < SIZES.length; s++) {
             float[] first = results.get(0).allReduced().get(s);
             for (int r = 1; r < tp; r++) {
-                assertBitwiseEqual(first, results.get(r).allReduced().get(s),
+                CollectiveData.assertBitwiseEqual(first, results.get(r).allReduced().get(s),
                         "all_reduce of " + SIZES[s] + " elements, rank 0 vs rank " + r);
             }
         }
@@ -93,7 +93,7 @@ class TcpRingCollectivesTest {
             }
             for (long[] counts : List.of(partitionCounts, skewedCounts)) {
                 float[] local = Arrays.copyOf(all[rank], (int) counts[rank]);
-                float[] expected = concatPrefixes(all, counts);
+                float[] expected = CollectiveData.concatPrefixes(all, counts);
                 try (Tensor localT = hostOf(local);
                      Tensor gathered = Tensor.allocateHost(Shape.of(expected.length), DType.F32)) {
                     comm.allGather(localT, gathered, counts);
@@ -107,7 +107,7 @@ class TcpRingCollectivesTest {
                 comm.allGather(localT, gathered);
                 long[] equal = new long[n];
                 Arrays.fill(equal, size);
-                assertArrayEquals(concatPrefixes(all, equal), gathered.toFloatArray(), "all_gather, equal counts");
+                assertArrayEquals(CollectiveData.concatPrefixes(all, equal), gathered.toFloatArray(), "all_gather, equal counts");
             }
             expectedOps.add(CollectiveOp.ALL_GATHER);
             expectedSent.add(null);
@@ -179,41 +179,6 @@ class TcpRingCollectivesTest {
                         + sum + " (tolerance " + tolerance + ")");
             }
         }
-    }
-
-    private static void assertBitwiseEqual(float[] a, float[] b, String what) {
-        assertEquals(a.length, b.length, what);
-        for (int i = 0; i < a.length; i++) {
-            if (Float.floatToRawIntBits(a[i]) != Float.floatToRawIntBits(b[i])) {
-                throw new AssertionError(what + ": element " + i + " differs: " + a[i] + " vs " + b[i]);
-            }
-        }
-    }
-
-    private static float[] concatPrefixes(float[][] all, long[] counts) {
-        float[] out = new float[(int) Arrays.stream(counts).sum()];
-        int at = 0;
-        for (int r = 0; r < counts.length; r++) {
-            System.arraycopy(all[r], 0, out, at, (int) counts[r]);
-            at += (int) counts[r];
-        }
-        return out;
-    }
-
-    /** inputs[size index][rank]: mixed signs and magnitudes over several binades, so rounding matters. */
-    private static float[][][] inputs(int tp) {
-        float[][][] inputs = new float[SIZES.length][tp][];
-        for (int s = 0; s < SIZES.length; s++) {
-            for (int r = 0; r < tp; r++) {
-                SplittableRandom random = new SplittableRandom(1_000L * s + r);
-                float[] values = new float[SIZES[s]];
-                for (int i = 0; i < values.length; i++) {
-                    values[i] = (float) (random.nextDouble(-1, 1) * Math.scalb(1.0, random.nextInt(-6, 7)));
-                }
-                inputs[s][r] = values;
-            }
-        }
-        return inputs;
     }
 
     private static Tensor hostOf(float[] values) {
