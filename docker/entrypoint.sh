@@ -29,7 +29,7 @@ tp4j="${TP4J_BIN:-${TP4J_HOME:-/opt/tp4j}/bin/tp4j}"
 dev_dir="${TP4J_DEV_DIR:-/dev}" # tests point this at a fake /dev
 
 # Entries of a CUDA_VISIBLE_DEVICES-style list, ending where the CUDA runtime ends it: at the first item
-# that names no device ("", "-1", "NoDevFiles"). The same rule as dev.tp4j.dist.LocalDevices.
+# that names no device ("", "-1", "NoDevFiles"). The same rule as dev.tp4j.launch.LocalDevices.
 count_list() {
   local n=0 item
   local IFS=,

@@ -1,6 +1,5 @@
 package dev.tp4j.backend;
 
-import dev.tp4j.nn.Activation;
 import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Device;
 import dev.tp4j.tensor.Shape;

@@ -4,7 +4,7 @@ import dev.tp4j.backend.Backend;
 import dev.tp4j.comm.Communicator;
 import dev.tp4j.io.SafetensorsFile;
 import dev.tp4j.io.TensorInfo;
-import dev.tp4j.nn.Activation;
+import dev.tp4j.backend.Activation;
 import dev.tp4j.nn.ColumnParallelLinear;
 import dev.tp4j.nn.ParallelMlp;
 import dev.tp4j.nn.RowParallelLinear;

@@ -1,13 +1,14 @@
 package dev.tp4j.cli;
 
+import dev.tp4j.runtime.Worker;
 import dev.tp4j.BadInputException;
-import dev.tp4j.bench.BenchOptions;
-import dev.tp4j.bench.BenchPlotter;
-import dev.tp4j.bench.BenchReport;
-import dev.tp4j.bench.BenchResult;
-import dev.tp4j.bench.BenchResultsFile;
-import dev.tp4j.bench.BenchRun;
-import dev.tp4j.nn.Activation;
+import dev.tp4j.task.bench.BenchOptions;
+import dev.tp4j.task.bench.BenchPlotter;
+import dev.tp4j.task.bench.BenchReport;
+import dev.tp4j.task.bench.BenchResult;
+import dev.tp4j.task.bench.BenchResultsFile;
+import dev.tp4j.task.bench.BenchRun;
+import dev.tp4j.backend.Activation;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -111,7 +112,7 @@ public final class BenchCommand implements Callable<Integer>, Preflight {
         BenchOptions options = quick
                 ? new BenchOptions(tokens, hidden, ffn, activation, 2, 7, 4 << 10, 4 << 20)
                 : new BenchOptions(tokens, hidden, ffn, activation, 3, 20, 4 << 10, 64 << 20);
-        try (WorkerSession session = WorkerSession.open(Duration.ofSeconds(timeoutSeconds))) {
+        try (Worker session = Worker.open(Duration.ofSeconds(timeoutSeconds))) {
             List<BenchResult> results = new BenchRun(session.backend(), session.comm(), options).run();
             if (session.isRankZero()) {
                 String header = String.format(Locale.ROOT, "tp4j bench: %d %s; compute: %s; collectives: %s",

@@ -1,6 +1,6 @@
 package dev.tp4j.cli;
 
-import dev.tp4j.dist.BackendChoice;
+import dev.tp4j.runtime.BackendChoice;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Spec;

@@ -1,13 +1,13 @@
 package dev.tp4j.cli;
 
 import dev.tp4j.BadInputException;
-import dev.tp4j.backend.Backends;
+import dev.tp4j.runtime.Backends;
 import dev.tp4j.backend.cuda.CudaAvailability;
-import dev.tp4j.comm.CommChoice;
-import dev.tp4j.dist.BackendChoice;
-import dev.tp4j.dist.Launcher;
-import dev.tp4j.dist.LocalDevices;
-import dev.tp4j.dist.TransportChoice;
+import dev.tp4j.runtime.CommChoice;
+import dev.tp4j.runtime.BackendChoice;
+import dev.tp4j.launch.Launcher;
+import dev.tp4j.launch.LocalDevices;
+import dev.tp4j.runtime.TransportChoice;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

@@ -1,8 +1,8 @@
 package dev.tp4j.cli;
 
 import dev.tp4j.BadInputException;
-import dev.tp4j.comm.CommunicationException;
-import dev.tp4j.dist.LauncherWatchdog;
+import dev.tp4j.CommunicationException;
+import dev.tp4j.launch.LauncherWatchdog;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.util.Properties;

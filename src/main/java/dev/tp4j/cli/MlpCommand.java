@@ -1,10 +1,11 @@
 package dev.tp4j.cli;
 
-import dev.tp4j.mlp.MlpOptions;
-import dev.tp4j.mlp.MlpReport;
-import dev.tp4j.mlp.MlpResult;
-import dev.tp4j.mlp.MlpRun;
-import dev.tp4j.nn.Activation;
+import dev.tp4j.runtime.Worker;
+import dev.tp4j.task.mlp.MlpOptions;
+import dev.tp4j.task.mlp.MlpReport;
+import dev.tp4j.task.mlp.MlpResult;
+import dev.tp4j.task.mlp.MlpRun;
+import dev.tp4j.backend.Activation;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -92,7 +93,7 @@ public final class MlpCommand implements Callable<Integer>, Preflight {
         MlpOptions options = options();
         // Before the rendezvous: bad input fails alone and at once, not after waiting for the other ranks.
         MlpRun.checkInputs(options);
-        try (WorkerSession session = WorkerSession.open(Duration.ofSeconds(timeoutSeconds))) {
+        try (Worker session = Worker.open(Duration.ofSeconds(timeoutSeconds))) {
             MlpResult result = new MlpRun(session.backend(), session.comm(), options,
                     LoadProgress.forRank(session.env().rank(), System.out)).run();
             if (session.isRankZero()) {

@@ -1,10 +1,11 @@
 package dev.tp4j.cli;
 
-import dev.tp4j.nn.Activation;
-import dev.tp4j.verify.VerifyOptions;
-import dev.tp4j.verify.VerifyReport;
-import dev.tp4j.verify.VerifyResult;
-import dev.tp4j.verify.VerifyRun;
+import dev.tp4j.runtime.Worker;
+import dev.tp4j.backend.Activation;
+import dev.tp4j.task.verify.VerifyOptions;
+import dev.tp4j.task.verify.VerifyReport;
+import dev.tp4j.task.verify.VerifyResult;
+import dev.tp4j.task.verify.VerifyRun;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -79,7 +80,7 @@ public final class VerifyCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         VerifyOptions options = new VerifyOptions(batch, hidden, ffn, seed, activation, gated, !noBias, repeat);
-        try (WorkerSession session = WorkerSession.open(Duration.ofSeconds(timeoutSeconds))) {
+        try (Worker session = Worker.open(Duration.ofSeconds(timeoutSeconds))) {
             VerifyResult result = new VerifyRun(session.backend(), session.comm(), options).run();
             if (session.isRankZero()) {
                 VerifyReport.print(result, System.out);

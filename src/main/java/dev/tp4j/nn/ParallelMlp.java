@@ -1,5 +1,6 @@
 package dev.tp4j.nn;
 
+import dev.tp4j.backend.Activation;
 import dev.tp4j.backend.Backend;
 import dev.tp4j.tensor.Tensor;
 

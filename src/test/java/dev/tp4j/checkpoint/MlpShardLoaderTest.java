@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.tp4j.backend.cpu.CpuBackend;
 import dev.tp4j.io.SafetensorsFile;
 import dev.tp4j.io.SafetensorsWriter;
-import dev.tp4j.nn.Activation;
+import dev.tp4j.backend.Activation;
 import dev.tp4j.nn.ParallelMlp;
 import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Shape;

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tp4j.backend.cuda.CudaAvailability;
-import dev.tp4j.dist.Launcher;
-import dev.tp4j.dist.ProcessTestSupport;
+import dev.tp4j.launch.Launcher;
+import dev.tp4j.launch.ProcessTestSupport;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetAddress;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tp4j.BadInputException;
-import dev.tp4j.comm.CommunicationException;
+import dev.tp4j.CommunicationException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.concurrent.Callable;
@@ -145,7 +145,7 @@ class MainTest {
     @Test
     void exitCodeMapping() {
         assertEquals(2, Main.exitCodeOf(new BadInputException("x")));
-        assertEquals(2, Main.exitCodeOf(new dev.tp4j.dist.WorkerEnvironment.BadEnvironmentException("RANK")));
+        assertEquals(2, Main.exitCodeOf(new dev.tp4j.runtime.WorkerEnvironment.BadEnvironmentException("RANK")));
         assertEquals(1, Main.exitCodeOf(new CommunicationException("x")));
         assertEquals(1, Main.exitCodeOf(new CommunicationException("x", new BadInputException("inner"))),
                 "the outermost known kind decides");

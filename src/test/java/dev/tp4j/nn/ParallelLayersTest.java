@@ -1,5 +1,8 @@
 package dev.tp4j.nn;
 
+import dev.tp4j.backend.Activation;
+import dev.tp4j.task.seeded.SeededLayers;
+import dev.tp4j.task.seeded.SeededWeights;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -13,9 +16,9 @@ import dev.tp4j.tensor.Partition;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
 import dev.tp4j.testing.InMemoryGroup;
-import dev.tp4j.verify.Bounded;
-import dev.tp4j.verify.Comparison;
-import dev.tp4j.verify.Float64Reference;
+import dev.tp4j.task.verify.Bounded;
+import dev.tp4j.task.verify.Comparison;
+import dev.tp4j.task.verify.Float64Reference;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;

@@ -6,7 +6,7 @@ import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_T;
 import static org.bytedeco.cuda.global.cublas.CUBLAS_TF32_TENSOR_OP_MATH;
 
 import dev.tp4j.backend.Backend;
-import dev.tp4j.nn.Activation;
+import dev.tp4j.backend.Activation;
 import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Device;
 import dev.tp4j.tensor.Shape;

@@ -1,6 +1,6 @@
 package dev.tp4j.backend.cuda;
 
-import dev.tp4j.nn.Activation;
+import dev.tp4j.backend.Activation;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,6 +1,6 @@
 package dev.tp4j.comm.shm;
 
-import dev.tp4j.comm.CommunicationException;
+import dev.tp4j.CommunicationException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

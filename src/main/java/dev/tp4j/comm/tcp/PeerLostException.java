@@ -1,7 +1,7 @@
 package dev.tp4j.comm.tcp;
 
 import dev.tp4j.comm.CollectiveOp;
-import dev.tp4j.comm.CommunicationException;
+import dev.tp4j.CommunicationException;
 
 /** A ring neighbour's connection closed or broke: that rank is gone (crashed, killed or closed). */
 final class PeerLostException extends CommunicationException {

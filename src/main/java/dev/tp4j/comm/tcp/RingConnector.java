@@ -1,11 +1,11 @@
 package dev.tp4j.comm.tcp;
 
-import dev.tp4j.comm.CommunicationException;
-import dev.tp4j.dist.Durations;
-import dev.tp4j.dist.RendezvousStore;
-import dev.tp4j.dist.auth.Handshake;
-import dev.tp4j.dist.auth.JobToken;
-import dev.tp4j.dist.auth.RejectionLog;
+import dev.tp4j.CommunicationException;
+import dev.tp4j.rendezvous.Durations;
+import dev.tp4j.rendezvous.RendezvousStore;
+import dev.tp4j.rendezvous.auth.Handshake;
+import dev.tp4j.rendezvous.auth.JobToken;
+import dev.tp4j.rendezvous.auth.RejectionLog;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -169,7 +169,7 @@ final class RingConnector {
                         Handshake.Service.RING, rank, next);
                 socket.setSoTimeout(0);
                 return channel;
-            } catch (dev.tp4j.dist.auth.HandshakeException e) {
+            } catch (dev.tp4j.rendezvous.auth.HandshakeException e) {
                 RingLinks.closeQuietly(channel);
                 throw new CommunicationException("rank " + rank + " could not join rank " + next + " at " + endpoint
                         + ": " + e.getMessage());

@@ -1,8 +1,8 @@
 package dev.tp4j.comm.tcp;
 
 import dev.tp4j.comm.CollectiveOp;
-import dev.tp4j.comm.CommunicationException;
-import dev.tp4j.dist.Durations;
+import dev.tp4j.CommunicationException;
+import dev.tp4j.rendezvous.Durations;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.CancelledKeyException;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.tp4j.nn.Activation;
+import dev.tp4j.backend.Activation;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

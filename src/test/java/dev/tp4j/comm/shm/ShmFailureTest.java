@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tp4j.comm.CollectiveOp;
-import dev.tp4j.comm.CommunicationException;
-import dev.tp4j.dist.auth.JobToken;
-import dev.tp4j.dist.store.StoreClient;
+import dev.tp4j.CommunicationException;
+import dev.tp4j.rendezvous.auth.JobToken;
+import dev.tp4j.rendezvous.store.StoreClient;
 import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;

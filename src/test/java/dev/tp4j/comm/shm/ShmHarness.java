@@ -1,8 +1,8 @@
 package dev.tp4j.comm.shm;
 
-import dev.tp4j.dist.auth.JobToken;
-import dev.tp4j.dist.store.StoreClient;
-import dev.tp4j.dist.store.StoreServer;
+import dev.tp4j.rendezvous.auth.JobToken;
+import dev.tp4j.rendezvous.store.StoreClient;
+import dev.tp4j.rendezvous.store.StoreServer;
 import dev.tp4j.testutil.RankThreads;
 import java.io.IOException;
 import java.nio.file.Files;

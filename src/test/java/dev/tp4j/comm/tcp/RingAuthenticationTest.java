@@ -4,12 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.tp4j.comm.CommunicationException;
-import dev.tp4j.dist.RendezvousStore;
-import dev.tp4j.dist.auth.Handshake;
-import dev.tp4j.dist.auth.HandshakeException;
-import dev.tp4j.dist.auth.JobToken;
-import dev.tp4j.dist.store.StoreClient;
+import dev.tp4j.CommunicationException;
+import dev.tp4j.rendezvous.RendezvousStore;
+import dev.tp4j.rendezvous.auth.Handshake;
+import dev.tp4j.rendezvous.auth.HandshakeException;
+import dev.tp4j.rendezvous.auth.JobToken;
+import dev.tp4j.rendezvous.store.StoreClient;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
 import dev.tp4j.testutil.RankThreads;

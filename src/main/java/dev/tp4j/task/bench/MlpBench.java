@@ -1,0 +1,57 @@
+package dev.tp4j.task.bench;
+
+import dev.tp4j.backend.Backend;
+import dev.tp4j.comm.CommStats;
+import dev.tp4j.comm.Communicator;
+import dev.tp4j.nn.ParallelMlp;
+import dev.tp4j.task.seeded.SeededLayers;
+import dev.tp4j.task.seeded.SeededWeights;
+import dev.tp4j.tensor.DType;
+import dev.tp4j.tensor.Shape;
+import dev.tp4j.tensor.Tensor;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The Megatron MLP forward at the given shape on this job's tp: time per forward (from a common start),
+ * model GFLOP/s ({@code 4·tokens·hidden·ffn} over the whole group), and the part of it spent in the
+ * forward's all_reduce.
+ */
+final class MlpBench {
+    private MlpBench() {
+    }
+
+    static List<BenchResult> run(Backend backend, Communicator comm, BenchOptions o) {
+        SeededWeights weights = new SeededWeights(11);
+        try (ParallelMlp mlp = new SeededLayers(backend, comm, weights)
+                     .mlp("mlp", o.hidden(), o.ffn(), o.activation(), false, true);
+             Tensor x = backend.allocate(Shape.of(o.tokens(), o.hidden()), DType.F32);
+             Tensor y = backend.allocate(Shape.of(o.tokens(), o.hidden()), DType.F32)) {
+            if (backend.device().isCpu()) {
+                weights.fillRows("input", o.hidden(), 0, 1f, x);
+            } else {
+                GemmBench.fillThroughHost(backend, weights, "input", 1f, x);
+            }
+            int mark = comm.stats().mark();
+            Samples s = Timer.time(o.warmup(), o.iterations(), () -> {
+                mlp.forward(x, y);
+                backend.synchronize();
+            }, comm::barrier);
+            List<CommStats.Entry> entries = comm.stats().since(mark);
+            long commNanos = 0;
+            int reduces = 0;
+            for (CommStats.Entry e : entries) {
+                if (e.op() == dev.tp4j.comm.CollectiveOp.ALL_REDUCE) {
+                    commNanos += e.nanos();
+                    reduces++;
+                }
+            }
+            double commMs = reduces == 0 ? 0 : commNanos / 1e6 / reduces;
+            double flops = 4.0 * o.tokens() * o.hidden() * o.ffn();
+            String shape = "tokens " + o.tokens() + ", hidden " + o.hidden() + ", ffn " + o.ffn();
+            return List.of(BenchResult.of("mlp", "forward (" + o.activation() + ")", comm.worldSize(), "f32", -1, shape,
+                    s, Map.of("gflops", flops / (s.medianMs() * 1e6), "comm_ms", commMs,
+                            "comm_fraction", commMs / s.medianMs())));
+        }
+    }
+}
