@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tp4j.backend.cpu.CpuBackend;
 import dev.tp4j.comm.CollectiveOp;
+import dev.tp4j.comm.CommStats;
 import dev.tp4j.comm.Communicator;
 import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Partition;
@@ -67,9 +68,9 @@ class ParallelLayersTest {
         List<float[]> shards = InMemoryGroup.run(tp, comm -> {
             CpuBackend backend = new CpuBackend(1);
             ColumnParallelLinear layer = new SeededLayers(backend, comm, w).column("l", in, out, bias, false);
-            int mark = comm.stats().mark();
+            CommStats.Snapshot before = comm.stats().snapshot();
             try (Tensor x = input(w, TOKENS, in); Tensor y = layer.forward(x)) {
-                assertEquals(0, comm.stats().count() - mark, "column-parallel forward needs no collective");
+                assertEquals(0, comm.stats().since(before).count(), "column-parallel forward needs no collective");
                 assertEquals(new Partition(out, tp).count(comm.rank()), y.cols());
                 return y.toFloatArray();
             }
@@ -91,10 +92,10 @@ class ParallelLayersTest {
         SeededWeights w = new SeededWeights(SEED);
         List<float[]> results = InMemoryGroup.run(tp, comm -> {
             ColumnParallelLinear layer = new SeededLayers(new CpuBackend(1), comm, w).column("g", in, out, true, true);
-            int mark = comm.stats().mark();
+            CommStats.Snapshot before = comm.stats().snapshot();
             try (Tensor x = input(w, TOKENS, in); Tensor y = layer.forward(x)) {
-                assertEquals(1, comm.stats().countSince(mark, CollectiveOp.ALL_GATHER));
-                assertEquals(1, comm.stats().count() - mark);
+                assertEquals(1, comm.stats().since(before).count(CollectiveOp.ALL_GATHER));
+                assertEquals(1, comm.stats().since(before).count());
                 return y.toFloatArray();
             }
         });
@@ -119,10 +120,10 @@ class ParallelLayersTest {
                 Tensor x = parallelInput
                         ? full.narrowColumns(inputs.intOffset(comm.rank()), inputs.intCount(comm.rank()))
                         : full;
-                int mark = comm.stats().mark();
+                CommStats.Snapshot before = comm.stats().snapshot();
                 try (Tensor y = layer.forward(x)) {
-                    assertEquals(1, comm.stats().countSince(mark, CollectiveOp.ALL_REDUCE));
-                    assertEquals(1, comm.stats().count() - mark);
+                    assertEquals(1, comm.stats().since(before).count(CollectiveOp.ALL_REDUCE));
+                    assertEquals(1, comm.stats().since(before).count());
                     return y.toFloatArray();
                 }
             }
@@ -168,10 +169,10 @@ class ParallelLayersTest {
         List<float[]> results = InMemoryGroup.run(tp, comm -> {
             try (ParallelMlp mlp = new SeededLayers(new CpuBackend(1), comm, w).mlp("mlp", hidden, ffn, activation, gated, bias);
                  Tensor x = input(w, TOKENS, hidden)) {
-                int mark = comm.stats().mark();
+                CommStats.Snapshot before = comm.stats().snapshot();
                 try (Tensor y = mlp.forward(x)) {
-                    assertEquals(1, comm.stats().countSince(mark, CollectiveOp.ALL_REDUCE));
-                    assertEquals(1, comm.stats().count() - mark, "the MLP needs exactly one collective");
+                    assertEquals(1, comm.stats().since(before).count(CollectiveOp.ALL_REDUCE));
+                    assertEquals(1, comm.stats().since(before).count(), "the MLP needs exactly one collective");
                     return y.toFloatArray();
                 }
             }

@@ -48,7 +48,7 @@ class ProcessGroupTest {
                 Communicator comm = group.communicator();
                 assertEquals(rank, comm.rank());
                 comm.allReduce(t);
-                assertEquals(1, comm.stats().countSince(0, CollectiveOp.ALL_REDUCE));
+                assertEquals(1, comm.stats().snapshot().count(CollectiveOp.ALL_REDUCE));
                 group.store().set("hello/rank/" + rank, "hi");
                 return t.toFloatArray();
             }

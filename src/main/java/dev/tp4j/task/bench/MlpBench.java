@@ -1,6 +1,7 @@
 package dev.tp4j.task.bench;
 
 import dev.tp4j.backend.Backend;
+import dev.tp4j.comm.CollectiveOp;
 import dev.tp4j.comm.CommStats;
 import dev.tp4j.comm.Communicator;
 import dev.tp4j.nn.ParallelMlp;
@@ -32,21 +33,13 @@ final class MlpBench {
             } else {
                 GemmBench.fillThroughHost(backend, weights, "input", 1f, x);
             }
-            int mark = comm.stats().mark();
+            CommStats.Snapshot before = comm.stats().snapshot();
             Samples s = Timer.time(o.warmup(), o.iterations(), () -> {
                 mlp.forward(x, y);
                 backend.synchronize();
             }, comm::barrier);
-            List<CommStats.Entry> entries = comm.stats().since(mark);
-            long commNanos = 0;
-            int reduces = 0;
-            for (CommStats.Entry e : entries) {
-                if (e.op() == dev.tp4j.comm.CollectiveOp.ALL_REDUCE) {
-                    commNanos += e.nanos();
-                    reduces++;
-                }
-            }
-            double commMs = reduces == 0 ? 0 : commNanos / 1e6 / reduces;
+            CommStats.Summary reduces = comm.stats().since(before).summary(CollectiveOp.ALL_REDUCE);
+            double commMs = reduces.count() == 0 ? 0 : reduces.nanos() / 1e6 / reduces.count();
             double flops = 4.0 * o.tokens() * o.hidden() * o.ffn();
             String shape = "tokens " + o.tokens() + ", hidden " + o.hidden() + ", ffn " + o.ffn();
             return List.of(BenchResult.of("mlp", "forward (" + o.activation() + ")", comm.worldSize(), "f32", -1, shape,

@@ -64,14 +64,14 @@ public final class MlpRun {
             long bytesRead = checkpoint.bytesRead();
             try (mlp; Tensor x = backend.adopt(readInput(inputFile, input))) {
                 CommStats stats = comm.stats();
-                int forwardMark = stats.mark();
+                CommStats.Snapshot beforeForward = stats.snapshot();
                 long start = System.nanoTime();
                 Tensor y = mlp.forward(x);
                 backend.synchronize();
                 long forwardNanos = System.nanoTime() - start;
-                List<CommStats.Summary> forwardTraffic = stats.summarySince(forwardMark);
+                List<CommStats.Summary> forwardTraffic = stats.since(beforeForward).summaries();
 
-                int reportMark = stats.mark();
+                CommStats.Snapshot beforeReport = stats.snapshot();
                 long[] mine = {mlp.upWeight().rows(), mlp.downWeight().cols(), bytesRead,
                         MlpShardLoader.shardBytes(layout, comm.rank(), comm.worldSize()), loadNanos};
                 List<MlpResult.RankLoad> loads = gatherLoads(mine);
@@ -101,7 +101,7 @@ public final class MlpRun {
                 }
                 return new MlpResult(options, comm.worldSize(), backend.describe(), comm.describe(), layout,
                         input.shape(), input.tokens(), loads, forwardNanos, forwardTraffic,
-                        stats.summarySince(reportMark), comparison, passed, written);
+                        stats.since(beforeReport).summaries(), comparison, passed, written);
             }
         }
     }

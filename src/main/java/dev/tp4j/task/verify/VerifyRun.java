@@ -27,7 +27,7 @@ public final class VerifyRun {
     private final Communicator comm;
     private final VerifyOptions options;
     private final SeededWeights weights;
-    private final CommStats verificationTraffic = new CommStats();
+    private CommStats.Snapshot verificationTraffic = CommStats.Snapshot.EMPTY;
 
     public VerifyRun(Backend backend, Communicator comm, VerifyOptions options) {
         this.backend = backend;
@@ -88,7 +88,7 @@ public final class VerifyRun {
         boolean passed = checks.stream().allMatch(CheckResult::passed);
         boolean agreed = agreeOnVerdict(passed);
         return new VerifyResult(options, comm.worldSize(), backend.describe(), comm.describe(), shapes, checks,
-                verificationTraffic.summarySince(0), agreed);
+                verificationTraffic.summaries(), agreed);
     }
 
     /** What one layer produced: its forward's traffic, and the outputs gathered to rank 0 for checking. */
@@ -112,10 +112,10 @@ public final class VerifyRun {
     /** @param replicated whether every rank should hold the whole output (else: its column shard) */
     private LayerOutput runLayer(Forward forward, boolean replicated) {
         LayerOutput out = new LayerOutput();
-        int mark = comm.stats().mark();
+        CommStats.Snapshot before = comm.stats().snapshot();
         try (Tensor y = forward.run()) {
             backend.synchronize();
-            out.traffic = comm.stats().summarySince(mark);
+            out.traffic = comm.stats().since(before).summaries();
             if (replicated) {
                 collectReplicated(y, out);
             } else {
@@ -218,11 +218,9 @@ public final class VerifyRun {
 
     /** Runs a verification-only collective and records it apart from the layers' traffic. */
     private void collective(Runnable call) {
-        int mark = comm.stats().mark();
+        CommStats.Snapshot before = comm.stats().snapshot();
         call.run();
-        for (CommStats.Entry e : comm.stats().since(mark)) {
-            verificationTraffic.record(e.op(), e.elements(), e.payloadBytes(), e.sentBytes(), e.nanos());
-        }
+        verificationTraffic = verificationTraffic.plus(comm.stats().since(before));
     }
 
     private CheckResult check(String name, String claim, LayerOutput out, Bounded reference, boolean replicated,

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.tp4j.backend.cuda.CudaAvailability;
 import dev.tp4j.backend.cuda.CudaBackend;
 import dev.tp4j.comm.CollectiveOp;
+import dev.tp4j.comm.CommStats;
 import dev.tp4j.rendezvous.RendezvousStore;
 import dev.tp4j.rendezvous.StoreTimeoutException;
 import dev.tp4j.tensor.DType;
@@ -113,7 +114,7 @@ class NcclGpuTest {
                  Tensor input = backend.allocate(Shape.of(n), DType.F32);
                  Tensor mine = backend.allocate(Shape.of(part.count(rank)), DType.F32);
                  Tensor bcast = backend.allocate(Shape.of(n), DType.F32)) {
-                int mark = comm.stats().mark();
+                CommStats.Snapshot before = comm.stats().snapshot();
                 backend.copyFromHost(values(rank, n), buf);
                 comm.allReduce(buf);
                 backend.copyFromHost(values(rank, part.intCount(rank)), local);
@@ -127,8 +128,8 @@ class NcclGpuTest {
                 backend.copyFromHost(values(rank, n), bcast);
                 comm.broadcast(bcast, tp - 1);
                 comm.barrier();
-                assertEquals(1, comm.stats().countSince(mark, CollectiveOp.ALL_REDUCE));
-                assertEquals(1, comm.stats().countSince(mark, CollectiveOp.ALL_GATHER));
+                assertEquals(1, comm.stats().since(before).count(CollectiveOp.ALL_REDUCE));
+                assertEquals(1, comm.stats().since(before).count(CollectiveOp.ALL_GATHER));
                 return new float[][] {backend.copyToHost(buf), backend.copyToHost(gathered), backend.copyToHost(mine),
                         backend.copyToHost(bcast)};
             }

@@ -20,8 +20,7 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(60)
 class TcpRingSteadyStateTest {
     private static final int COLLECTIVES_PER_ROUND = 5;
-    // CommStats keeps every record in arrays that double at powers of two (amortised, by design). After
-    // warm-up the measured windows cover records 8200..15700, clear of any growth. The best window
+    // CommStats keeps fixed per-op counters, so nothing grows; the warm-up gives the JIT time. The best window
     // counts, so a JIT compilation that lands late on a busy machine does not fail the test.
     private static final int WARMUP_ROUNDS = 1_640;
     private static final int WINDOWS = 5;
