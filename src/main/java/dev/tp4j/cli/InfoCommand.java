@@ -44,7 +44,7 @@ public final class InfoCommand implements Callable<Integer> {
                     SystemLibraries.required(SystemLibraries.bindingsMajor()), SystemLibraries.searchPath())));
         }
         if (cuda.ncclUsable()) {
-            out.println("  nccl:        NCCL " + cuda.ncclVersion() + " between GPU ranks (--comm auto|nccl|tcp)");
+            out.println("  nccl:        NCCL " + cuda.ncclVersion() + " between GPU ranks (--transport nccl)");
         } else {
             out.println("  nccl:        not usable: " + cuda.ncclReason());
         }
@@ -79,9 +79,11 @@ public final class InfoCommand implements Callable<Integer> {
         printCuda(out, CudaAvailability.get(), LocalDevices.cudaDeviceCount());
         TransportChoice transport = TransportChoice.fromSystem();
         out.println("  collectives: " + switch (transport) {
-            case auto -> "shared memory (" + ShmCommunicator.directory() + ") between ranks on one host, else tcp ring";
+            case auto -> "NCCL when every rank has its own GPU, else shared memory (" + ShmCommunicator.directory()
+                    + ") between ranks on one host, else tcp ring";
             case shm -> "shared memory (" + ShmCommunicator.directory() + "); ranks on different hosts are refused";
             case tcp -> "tcp ring between ranks";
+            case nccl -> "NCCL between GPU ranks, one per GPU";
         } + " (" + TransportChoice.ENV + "=" + transport + ")");
         out.flush();
         return Main.EXIT_OK;

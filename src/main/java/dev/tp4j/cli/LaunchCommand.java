@@ -3,7 +3,6 @@ package dev.tp4j.cli;
 import dev.tp4j.BadInputException;
 import dev.tp4j.runtime.Backends;
 import dev.tp4j.backend.cuda.CudaAvailability;
-import dev.tp4j.runtime.CommChoice;
 import dev.tp4j.runtime.BackendChoice;
 import dev.tp4j.launch.Launcher;
 import dev.tp4j.launch.LocalDevices;
@@ -40,7 +39,7 @@ import picocli.CommandLine.Model.CommandSpec;
             "",
             "Workers get RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR,",
             "MASTER_PORT, TP4J_JOB_TOKEN (new per job unless already set; required",
-            "with --nnodes > 1), TP4J_BACKEND and OPENBLAS_NUM_THREADS (cores/workers",
+            "with --nnodes > 1), TP4J_BACKEND, TP4J_TRANSPORT and OPENBLAS_NUM_THREADS (cores/workers",
             "unless already set). Worker lines are prefixed with [rank]. When a worker",
             "fails, the others are stopped and tp4j exits with that worker's status.",
         })
@@ -76,11 +75,19 @@ public final class LaunchCommand implements Callable<Integer> {
                     + "Default: TP4J_BACKEND if set, else auto.")
     BackendChoice backend;
 
-    @Option(names = "--comm", paramLabel = "auto|nccl|tcp",
-            description = "Collectives between GPU ranks (passed as TP4J_COMM): nccl, or tcp staged through host "
-                    + "memory (lets several ranks share one GPU). auto: nccl when every rank has its own GPU and "
-                    + "NCCL loads, else tcp. CPU ranks always use tcp. Default: TP4J_COMM if set, else auto.")
-    CommChoice comm;
+    @Option(names = "--transport", paramLabel = "auto|shm|tcp|nccl",
+            description = "How the workers' collectives travel (passed as TP4J_TRANSPORT): nccl between GPUs (one "
+                    + "rank per GPU), shm (shared memory, ranks on one host), tcp (the ring, anywhere). GPU ranks "
+                    + "over shm or tcp stage through host memory, so several can share one GPU. auto: nccl when every "
+                    + "rank has its own GPU, else shm on one host, else tcp. Default: TP4J_TRANSPORT if set, else auto.")
+    TransportChoice transport;
+
+    /** The option this one replaced: a one-line pointer to {@code --transport} instead of "unknown option". */
+    @Option(names = "--comm", hidden = true, paramLabel = "X")
+    void replacedCommOption(String value) {
+        throw new ParameterException(spec.commandLine(), "--comm was replaced by --transport auto|shm|tcp|nccl "
+                + "(--comm " + value + " is --transport " + value + ")");
+    }
 
     @Option(names = "--tf32", description = "Let cuBLAS use TF32 tensor cores for fp32 GEMMs (CUDA ranks; "
             + "passed as TP4J_TF32=1). Faster, with a 10-bit mantissa in the products.")
@@ -114,22 +121,22 @@ public final class LaunchCommand implements Callable<Integer> {
             throw new BadInputException("--master-port " + masterPort + " is outside 1..65535");
         }
         BackendChoice asked = backend != null ? backend : BackendChoice.fromSystem();
-        CommChoice commAsked = comm != null ? comm : CommChoice.fromSystem();
-        // Refuse here, once, what every worker would refuse (--backend cuda or --comm nccl without a usable
-        // GPU or NCCL). The workers resolve auto themselves the same way, and rank 0 prints the notice of
-        // a CPU fallback.
+        TransportChoice transportAsked = transport != null ? transport : TransportChoice.fromSystem();
+        // Refuse here, once, what every worker would refuse (--backend cuda or --transport nccl without a
+        // usable GPU or NCCL, shm across nodes). The workers resolve auto themselves, together, and rank 0
+        // prints the notice of a CPU fallback.
         Backends.Selection selection = asked == BackendChoice.cpu
                 ? Backends.select(asked, null) : Backends.select(asked, CudaAvailability.get());
         BackendChoice chosen = selection.resolved();
         int nproc = procsPerNode(chosen);
-        CommChoice.check(commAsked, chosen,
-                chosen == BackendChoice.cuda || commAsked == CommChoice.nccl ? CudaAvailability.get() : null, nproc);
+        transportAsked.checkBeforeLaunch(chosen,
+                chosen == BackendChoice.cuda || transportAsked == TransportChoice.nccl ? CudaAvailability.get() : null,
+                nproc, nnodes);
         Map<String, String> workerEnv = workerEnvironment(asked);
-        workerEnv.put(CommChoice.ENV, commAsked.name());
+        workerEnv.put(TransportChoice.ENV, transportAsked.name());
         if (tf32) {
             workerEnv.put(Backends.TF32_ENV, "1");
         }
-        TransportChoice.fromSystem(); // a TP4J_TRANSPORT not understood: one line here, not one per worker
 
         List<String> workerArgs = new ArrayList<>();
         if (Main.isDebug(self)) {

@@ -20,7 +20,7 @@ public final class HostStagedCommunicator implements Communicator {
     private Tensor scratchA;
     private Tensor scratchB;
 
-    /** @param host a communicator over host tensors; not closed by this one (its owner closes it) */
+    /** @param host a communicator over host tensors, which this one takes over (and closes) */
     public HostStagedCommunicator(Communicator host, Backend backend) {
         this.host = host;
         this.backend = backend;
@@ -96,6 +96,12 @@ public final class HostStagedCommunicator implements Communicator {
         return host.stats();
     }
 
+    /** The host transport's failure is this communicator's: nothing else here can fail a collective. */
+    @Override
+    public boolean failed() {
+        return host.failed();
+    }
+
     @Override
     public String describe() {
         return host.describe() + ", device tensors staged through host memory";
@@ -103,7 +109,11 @@ public final class HostStagedCommunicator implements Communicator {
 
     @Override
     public void close() {
-        release();
+        try {
+            host.close();
+        } finally {
+            release();
+        }
     }
 
     /**

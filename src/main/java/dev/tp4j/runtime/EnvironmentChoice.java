@@ -6,7 +6,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Collectors;
 
-/** Reads a choice among an enum's constants from an environment variable (TP4J_BACKEND, TP4J_TRANSPORT, TP4J_COMM). */
+/** Reads a choice among an enum's constants from an environment variable (TP4J_BACKEND, TP4J_TRANSPORT). */
 public final class EnvironmentChoice {
     private EnvironmentChoice() {
     }

@@ -1,13 +1,18 @@
 package dev.tp4j.runtime;
 
+import dev.tp4j.BadInputException;
+import dev.tp4j.CommunicationException;
+import dev.tp4j.backend.Backend;
+import dev.tp4j.backend.cuda.CudaAvailability;
+import dev.tp4j.backend.cuda.CudaBackend;
+import dev.tp4j.comm.Communicator;
+import dev.tp4j.comm.HostStagedCommunicator;
+import dev.tp4j.comm.nccl.NcclCommunicator;
+import dev.tp4j.comm.shm.ShmCommunicator;
+import dev.tp4j.comm.tcp.TcpRingCommunicator;
 import dev.tp4j.rendezvous.HostId;
 import dev.tp4j.rendezvous.RendezvousStore;
 import dev.tp4j.rendezvous.StoreBarrier;
-import dev.tp4j.CommunicationException;
-import dev.tp4j.BadInputException;
-import dev.tp4j.comm.Communicator;
-import dev.tp4j.comm.shm.ShmCommunicator;
-import dev.tp4j.comm.tcp.TcpRingCommunicator;
 import dev.tp4j.rendezvous.auth.JobToken;
 import dev.tp4j.rendezvous.store.StoreClient;
 import dev.tp4j.rendezvous.store.StoreServer;
@@ -15,14 +20,14 @@ import java.time.Duration;
 
 /**
  * This worker's membership in the job: rank 0 hosts the rendezvous store, every rank (rank 0 too)
- * connects to it as a client, and the ranks set up their collectives: through shared memory when all of
- * them run on one host (compared by {@link HostId}, published in the store), else a TCP ring.
- * {@link TransportChoice} ({@code TP4J_TRANSPORT}) overrides the choice.
+ * connects to it as a client, the ranks agree on one transport ({@link TransportAgreement}) and connect
+ * exactly one {@link Communicator} over it: NCCL, shared memory or the TCP ring (device tensors staged
+ * through host memory when GPU ranks use one of the last two).
  *
  * <p>{@link #close()} waits at a store barrier before anyone tears down (so no rank pulls a link from
  * under a peer that is still finishing), and rank 0 keeps the store up until the other ranks have
- * left it. After a failed collective the barrier is skipped: the job is already failing, and waiting
- * for a lost rank would only delay the report.
+ * left it. After a failed collective of that communicator the barrier is skipped: the job is already
+ * failing, and waiting for a lost rank would only delay the report.
  */
 public final class ProcessGroup implements AutoCloseable {
     private static final Duration FAILURE_LINGER = Duration.ofSeconds(2);
@@ -31,41 +36,56 @@ public final class ProcessGroup implements AutoCloseable {
     private final Duration timeout;
     private final StoreServer server;
     private final StoreClient store;
+    private final TransportChoice transport;
     private final Communicator communicator;
     private boolean closed;
 
     private ProcessGroup(WorkerEnvironment env, Duration timeout, StoreServer server, StoreClient store,
-                         Communicator communicator) {
+                         TransportChoice transport, Communicator communicator) {
         this.env = env;
         this.timeout = timeout;
         this.server = server;
         this.store = store;
+        this.transport = transport;
         this.communicator = communicator;
     }
 
     /**
-     * Joins the job described by {@code env}: starts the store on rank 0 (binding
-     * {@code MASTER_ADDR:MASTER_PORT}), connects to it, then to the ring neighbours. {@code timeout}
-     * bounds the whole rendezvous and is the no-progress limit of every later collective.
+     * Joins the job described by {@code env} with ranks computing on {@code backend}: starts the store on
+     * rank 0 (binding {@code MASTER_ADDR:MASTER_PORT}), connects to it, agrees on the transport with the
+     * other ranks and connects over it. {@code timeout} bounds the whole rendezvous and is the
+     * no-progress limit of every later collective.
      *
-     * @throws dev.tp4j.BadInputException rank 0's port is taken or the address is not usable
-     * @throws CommunicationException     a rank did not show up in time, or a peer failed the handshake
+     * @throws BadInputException      rank 0's port is taken or the address is not usable; the asked transport
+     *                                cannot serve these ranks
+     * @throws CommunicationException a rank did not show up in time, or a peer failed the handshake
      */
+    public static ProcessGroup join(WorkerEnvironment env, Duration timeout, TransportChoice asked, Backend backend) {
+        String ncclProblem = backend instanceof CudaBackend
+                ? TransportChoice.ncclProblem(BackendChoice.cuda, CudaAvailability.get(), env.localWorldSize())
+                : TransportChoice.ncclProblem(BackendChoice.cpu, null, env.localWorldSize());
+        return join(env, timeout, asked, backend, new RankFacts(HostId.current(), ncclProblem));
+    }
+
+    /** CPU ranks on host tensors, the transport from {@value TransportChoice#ENV}: tests and tools. */
     public static ProcessGroup init(WorkerEnvironment env, Duration timeout) {
         return init(env, timeout, TransportChoice.fromSystem());
     }
 
-    /**
-     * As {@link #init(WorkerEnvironment, Duration)} with the transport chosen by the caller.
-     *
-     * @throws BadInputException also when {@code shm} is asked for and the ranks are on different hosts
-     */
+    /** CPU ranks on host tensors over {@code transport}. */
     public static ProcessGroup init(WorkerEnvironment env, Duration timeout, TransportChoice transport) {
         return init(env, timeout, transport, HostId.current());
     }
 
     /** As {@link #init(WorkerEnvironment, Duration, TransportChoice)}, this rank claiming to run on {@code hostId}. */
     static ProcessGroup init(WorkerEnvironment env, Duration timeout, TransportChoice transport, String hostId) {
+        return join(env, timeout, transport, null,
+                new RankFacts(hostId, TransportChoice.ncclProblem(BackendChoice.cpu, null, env.localWorldSize())));
+    }
+
+    /** @param backend the ranks' backend, or null for host tensors only */
+    private static ProcessGroup join(WorkerEnvironment env, Duration timeout, TransportChoice asked, Backend backend,
+                                     RankFacts mine) {
         JobToken token = JobToken.of(env.jobToken());
         StoreServer server = null;
         StoreClient store = null;
@@ -74,16 +94,9 @@ public final class ProcessGroup implements AutoCloseable {
                 server = StoreServer.start(env.masterAddr(), env.masterPort(), token);
             }
             store = StoreClient.connect(env.masterAddr(), env.masterPort(), token, env.rank(), timeout);
-            Communicator comm;
-            if (useSharedMemory(store, env, transport, hostId, timeout)) {
-                comm = ShmCommunicator.connect(store, ShmCommunicator.DEFAULT_KEY_PREFIX, env.rank(), env.worldSize(),
-                        timeout);
-            } else {
-                // The address this rank reached the store from is one the other ranks can reach it on too.
-                String advertisedHost = store.localAddress().getHostAddress();
-                comm = TcpRingCommunicator.connect(store, token, env.rank(), env.worldSize(), advertisedHost, timeout);
-            }
-            return new ProcessGroup(env, timeout, server, store, comm);
+            TransportChoice transport = TransportAgreement.agree(store, env.rank(), env.worldSize(), asked, mine, timeout);
+            Communicator comm = connect(transport, store, token, env, backend, timeout);
+            return new ProcessGroup(env, timeout, server, store, transport, comm);
         } catch (RuntimeException e) {
             if (store != null) {
                 store.close();
@@ -95,34 +108,26 @@ public final class ProcessGroup implements AutoCloseable {
         }
     }
 
-    /**
-     * Whether the job's collectives go through shared memory: every rank publishes its {@link HostId}
-     * and reads the others', so all ranks decide alike. With one rank there is nothing to share.
-     */
-    private static boolean useSharedMemory(StoreClient store, WorkerEnvironment env, TransportChoice transport,
-                                           String mine, Duration timeout) {
-        if (transport == TransportChoice.tcp || env.worldSize() == 1) {
-            return false;
+    /** The one communicator of this worker over {@code transport} (never {@code auto}). */
+    private static Communicator connect(TransportChoice transport, StoreClient store, JobToken token,
+                                        WorkerEnvironment env, Backend backend, Duration timeout) {
+        Communicator host;
+        switch (transport) {
+            case nccl:
+                return NcclCommunicator.create(store, env.rank(), env.worldSize(), (CudaBackend) backend, timeout);
+            case shm:
+                host = ShmCommunicator.connect(store, ShmCommunicator.DEFAULT_KEY_PREFIX, env.rank(), env.worldSize(),
+                        timeout);
+                break;
+            case tcp:
+                // The address this rank reached the store from is one the other ranks can reach it on too.
+                host = TcpRingCommunicator.connect(store, token, env.rank(), env.worldSize(),
+                        store.localAddress().getHostAddress(), timeout);
+                break;
+            default:
+                throw new IllegalStateException("transport not agreed: " + transport);
         }
-        String prefix = "tp4j/host";
-        store.set(RendezvousStore.rankKey(prefix, env.rank()), mine);
-        for (int r = 0; r < env.worldSize(); r++) {
-            String theirs = r == env.rank() ? mine : store.getString(RendezvousStore.rankKey(prefix, r), timeout);
-            if (!theirs.equals(mine)) {
-                if (transport == TransportChoice.shm) {
-                    throw new BadInputException(TransportChoice.ENV + "=shm needs every rank on one host, but rank " + r
-                            + " runs on " + hostName(theirs) + " and rank " + env.rank() + " on " + hostName(mine)
-                            + " (use auto or tcp)");
-                }
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static String hostName(String hostId) {
-        int slash = hostId.indexOf('/');
-        return slash < 0 ? hostId : hostId.substring(0, slash) + " (" + hostId.substring(slash + 1) + ")";
+        return backend == null || backend.device().isCpu() ? host : new HostStagedCommunicator(host, backend);
     }
 
     public int rank() {
@@ -151,6 +156,11 @@ public final class ProcessGroup implements AutoCloseable {
 
     public Communicator communicator() {
         return communicator;
+    }
+
+    /** The transport the ranks agreed on: shm, tcp or nccl. */
+    public TransportChoice transport() {
+        return transport;
     }
 
     /**

@@ -1,16 +1,25 @@
 package dev.tp4j.runtime;
 
+import dev.tp4j.BadInputException;
+import dev.tp4j.backend.cuda.CudaAvailability;
 import java.util.Map;
 
 /**
- * How CPU ranks exchange data: {@code auto} (shared memory when every rank of the job runs on this host
- * and there is more than one, else the TCP ring), {@code shm} (shared memory, refused when the ranks are
- * on different hosts) or {@code tcp} (the ring, always). Read from {@value #ENV}.
+ * How a worker's collectives travel ({@code launch --transport}, environment variable {@value #ENV}):
+ * <ul>
+ *   <li>{@code nccl}: NCCL between GPUs, one rank per GPU;</li>
+ *   <li>{@code shm}: shared memory between the ranks of one host (refused when they are on several);</li>
+ *   <li>{@code tcp}: the TCP ring, between any ranks;</li>
+ *   <li>{@code auto}: NCCL when every rank has a GPU of its own, else shared memory when every rank is on
+ *       one host, else TCP. Decided by all ranks together at the rendezvous ({@link TransportAgreement}).</li>
+ * </ul>
+ * GPU ranks over shm or TCP stage their device tensors through host memory: the only way several ranks
+ * can share one GPU (NCCL refuses that).
  */
 public enum TransportChoice {
-    auto, shm, tcp;
+    auto, shm, tcp, nccl;
 
-    /** The environment variable that carries the choice. */
+    /** The environment variable that carries the choice to a worker. */
     public static final String ENV = "TP4J_TRANSPORT";
 
     /** The choice in {@code env}, {@link #auto} when unset or blank; a value not understood is bad input. */
@@ -20,5 +29,40 @@ public enum TransportChoice {
 
     public static TransportChoice fromSystem() {
         return fromEnvironment(System.getenv());
+    }
+
+    /**
+     * Why this host's ranks cannot use NCCL, or null when they can: they compute on {@code backend}
+     * (resolved: cpu or cuda) with {@code localRanks} of them on this host.
+     */
+    public static String ncclProblem(BackendChoice backend, CudaAvailability cuda, int localRanks) {
+        if (backend != BackendChoice.cuda) {
+            return "the ranks run on CPU" + (cuda != null && cuda.reason() != null ? " (" + cuda.reason() + ")" : "");
+        }
+        if (!cuda.ncclUsable()) {
+            return cuda.ncclReason();
+        }
+        if (localRanks > cuda.devices().size()) {
+            return localRanks + " ranks on this host but " + cuda.devices().size() + " GPU"
+                    + (cuda.devices().size() == 1 ? "" : "s") + ": NCCL refuses two ranks on one GPU";
+        }
+        return null;
+    }
+
+    /**
+     * What the launcher refuses before starting any worker, in one line: {@code nccl} where this host's
+     * ranks cannot use it, {@code shm} across several nodes. Everything else is decided by the workers.
+     */
+    public void checkBeforeLaunch(BackendChoice backend, CudaAvailability cuda, int localRanks, int nodes) {
+        if (this == nccl) {
+            String problem = ncclProblem(backend, cuda, localRanks);
+            if (problem != null) {
+                throw new BadInputException("--transport nccl: " + problem + "; use --transport auto, shm or tcp");
+            }
+        }
+        if (this == shm && nodes > 1) {
+            throw new BadInputException("--transport shm needs every rank on one host, but the job spans " + nodes
+                    + " nodes; use --transport auto or tcp");
+        }
     }
 }

@@ -1,56 +1,36 @@
 package dev.tp4j.runtime;
 
 import dev.tp4j.backend.Backend;
-import dev.tp4j.backend.cuda.CudaAvailability;
-import dev.tp4j.backend.cuda.CudaBackend;
 import dev.tp4j.comm.Communicator;
-import dev.tp4j.comm.HostStagedCommunicator;
-import dev.tp4j.comm.nccl.NcclCommunicator;
 import java.time.Duration;
 
 /**
- * What every task's worker starts with: who it is (the environment contract), its backend, and its
- * process group with the others. Closing it leaves the group in order and releases the backend.
+ * What a worker is: who it is (the environment contract), its backend, and its process group with the
+ * others, which holds its one communicator. Every task's worker starts here; closing it leaves the group
+ * in order and releases the backend.
  */
 public final class Worker implements AutoCloseable {
     private final WorkerEnvironment env;
     private final Backend backend;
     private final ProcessGroup group;
-    private final Communicator comm;
 
-    private Worker(WorkerEnvironment env, Backend backend, ProcessGroup group, Communicator comm) {
+    private Worker(WorkerEnvironment env, Backend backend, ProcessGroup group) {
         this.env = env;
         this.backend = backend;
         this.group = group;
-        this.comm = comm;
     }
 
+    /**
+     * Environment → backend ({@value BackendChoice#ENV}) → process group over the transport
+     * ({@value TransportChoice#ENV}), each step bounded by {@code timeout}.
+     */
     public static Worker open(Duration timeout) {
         WorkerEnvironment env = WorkerEnvironment.fromSystem();
+        TransportChoice transport = TransportChoice.fromSystem();
         Backend backend = Backends.open(BackendChoice.fromSystem(), env, System.out);
-        ProcessGroup group = null;
         try {
-            CommChoice commChoice = CommChoice.resolve(CommChoice.fromSystem(),
-                    backend instanceof CudaBackend ? BackendChoice.cuda : BackendChoice.cpu,
-                    backend instanceof CudaBackend || CommChoice.fromSystem() == CommChoice.nccl ? CudaAvailability.get() : null,
-                    env.localWorldSize());
-            group = ProcessGroup.init(env, timeout);
-            Communicator comm = group.communicator();
-            if (commChoice == CommChoice.nccl) {
-                comm = NcclCommunicator.create(group.store(), env.rank(), env.worldSize(), (CudaBackend) backend, timeout);
-            } else if (!backend.device().isCpu()) {
-                // CUDA ranks over the TCP ring: device tensors are staged through host memory.
-                comm = new HostStagedCommunicator(comm, backend);
-            }
-            return new Worker(env, backend, group, comm);
+            return new Worker(env, backend, ProcessGroup.join(env, timeout, transport, backend));
         } catch (RuntimeException e) {
-            if (group != null) {
-                try {
-                    group.close();
-                } catch (RuntimeException closing) {
-                    e.addSuppressed(closing);
-                }
-            }
             backend.close();
             throw e;
         }
@@ -65,7 +45,7 @@ public final class Worker implements AutoCloseable {
     }
 
     public Communicator comm() {
-        return comm;
+        return group.communicator();
     }
 
     public boolean isRankZero() {
@@ -75,9 +55,6 @@ public final class Worker implements AutoCloseable {
     @Override
     public void close() {
         try {
-            if (comm != group.communicator()) {
-                comm.close();
-            }
             group.close();
         } finally {
             backend.close();

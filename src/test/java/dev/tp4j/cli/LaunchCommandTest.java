@@ -56,15 +56,26 @@ class LaunchCommandTest {
         return args;
     }
 
-    /** Without a usable GPU, --backend cuda and --comm nccl are refused in one line saying what is missing. */
+    /** Without a usable GPU, --backend cuda and --transport nccl are refused in one line saying what is missing. */
     @Test
     void cudaWithoutAUsableGpuIsRefusedNamingWhy() {
         CudaAvailability here = CudaAvailability.get();
         Assumptions.assumeFalse(here.usable(), "a CUDA device is usable on this machine");
         assertUsageError(a("launch", "--nproc-per-node", "2", "--backend", "cuda", "verify"), "--backend cuda", here.reason());
-        assertUsageError(a("launch", "--nproc-per-node", "1", "--backend", "cpu", "--comm", "nccl", "verify"),
-                "--comm nccl");
-        assertUsageError(a("launch", "--comm", "mpi", "verify"), "--comm", "mpi");
+        assertUsageError(a("launch", "--nproc-per-node", "1", "--backend", "cpu", "--transport", "nccl", "verify"),
+                "--transport nccl", "the ranks run on CPU");
+        assertUsageError(a("launch", "--transport", "mpi", "verify"), "--transport", "mpi");
+    }
+
+    @Test
+    void sharedMemoryAcrossNodesIsRefusedBeforeAnyWorkerStarts() {
+        assertUsageError(a("launch", "--nnodes", "2", "--node-rank", "0", "--master-addr", "127.0.0.1",
+                "--transport", "shm", "--backend", "cpu", "--nproc-per-node", "1", "verify"), "--transport shm", "2 nodes");
+    }
+
+    @Test
+    void theReplacedCommOptionPointsToTransport() {
+        assertUsageError(a("launch", "--comm", "tcp", "verify"), "--comm was replaced by --transport", "--transport tcp");
     }
 
     @Test

@@ -26,7 +26,7 @@ class GpuVerifyIT {
     @Test
     void tp1OverNccl() throws Exception {
         assumeTrue(CudaAvailability.get().ncclUsable(), () -> "NCCL not usable: " + CudaAvailability.get().ncclReason());
-        Tp4jCommand.Result r = Tp4jCommand.run(300, "launch", "--nproc-per-node", "1", "--backend", "cuda", "--comm", "nccl",
+        Tp4jCommand.Result r = Tp4jCommand.run(300, "launch", "--nproc-per-node", "1", "--backend", "cuda", "--transport", "nccl",
                 "verify");
         assertEquals(0, r.status(), r::all);
         assertTrue(r.out().contains("cuda:0"), r::all);
@@ -36,7 +36,7 @@ class GpuVerifyIT {
     void tp2And4ShareOneGpuOverTcp() throws Exception {
         for (String tp : new String[] {"2", "4"}) {
             Tp4jCommand.Result r = Tp4jCommand.run(300, "launch", "--nproc-per-node", tp, "--backend", "cuda",
-                    "--comm", "tcp", "verify", "--hidden", "1000", "--ffn", "3001");
+                    "--transport", "tcp", "verify", "--hidden", "1000", "--ffn", "3001");
             assertEquals(0, r.status(), r::all);
             assertTrue(r.out().contains("staged through host memory"), r::all);
         }
@@ -49,7 +49,7 @@ class GpuVerifyIT {
         String prefix = "model.layers.0.mlp.";
         for (String[] ranksAndComm : new String[][] {{"1", "auto"}, {"2", "tcp"}}) {
             Tp4jCommand.Result r = Tp4jCommand.run(300, "launch", "--nproc-per-node", ranksAndComm[0], "--backend", "cuda",
-                    "--comm", ranksAndComm[1], "mlp", "--checkpoint", fixture.resolve("model.safetensors").toString(),
+                    "--transport", ranksAndComm[1], "mlp", "--checkpoint", fixture.resolve("model.safetensors").toString(),
                     "--up", prefix + "up_proj", "--gate", prefix + "gate_proj", "--down", prefix + "down_proj",
                     "--activation", "silu", "--input", fixture.resolve("input.safetensors").toString(),
                     "--output", dir.resolve("out" + ranksAndComm[0] + ".safetensors").toString(), "--verify");
@@ -59,7 +59,7 @@ class GpuVerifyIT {
 
     @Test
     void gatedSiluOnTwoRanks() throws Exception {
-        Tp4jCommand.Result r = Tp4jCommand.run(300, "launch", "--nproc-per-node", "2", "--backend", "cuda", "--comm", "tcp",
+        Tp4jCommand.Result r = Tp4jCommand.run(300, "launch", "--nproc-per-node", "2", "--backend", "cuda", "--transport", "tcp",
                 "verify", "--activation", "silu", "--gated");
         assertEquals(0, r.status(), r::all);
     }

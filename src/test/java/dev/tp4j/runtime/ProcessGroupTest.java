@@ -109,7 +109,7 @@ class ProcessGroupTest {
     void aTransportNotUnderstoodIsBadInputNamingTheVariable() {
         BadInputException e = assertThrows(BadInputException.class,
                 () -> TransportChoice.fromEnvironment(java.util.Map.of("TP4J_TRANSPORT", "rdma")));
-        assertEquals("TP4J_TRANSPORT='rdma' is not one of auto, shm, tcp", e.getMessage());
+        assertEquals("TP4J_TRANSPORT='rdma' is not one of auto, shm, tcp, nccl", e.getMessage());
         assertEquals(TransportChoice.auto, TransportChoice.fromEnvironment(java.util.Map.of()));
         assertEquals(TransportChoice.tcp, TransportChoice.fromEnvironment(java.util.Map.of("TP4J_TRANSPORT", " TCP ")));
     }

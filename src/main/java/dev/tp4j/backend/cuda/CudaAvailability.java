@@ -14,7 +14,7 @@ import org.bytedeco.javacpp.Loader;
  * Whether this process can run GPU ranks, and if not, why, in one line. Probed once per JVM, in order:
  * the CUDA runtime (its JNI glue needs {@code libcuda.so.1} from the driver and {@code libcudart}), the
  * devices ({@code cudaGetDeviceCount}), cuBLAS/cuBLASLt and NVRTC (needed by the CUDA backend), and NCCL
- * (needed only by {@code --comm nccl}).
+ * (needed only by {@code --transport nccl}).
  *
  * <p>Loading never crashes the JVM: JavaCPP reports a missing library as an {@link UnsatisfiedLinkError}
  * (later uses of the same binding as {@link NoClassDefFoundError}), which is caught here and turned into

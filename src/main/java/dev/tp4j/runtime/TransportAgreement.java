@@ -1,0 +1,90 @@
+package dev.tp4j.runtime;
+
+import dev.tp4j.BadInputException;
+import dev.tp4j.rendezvous.RendezvousStore;
+import java.time.Duration;
+
+/**
+ * Turns the asked {@link TransportChoice} into the one every rank uses: each rank publishes its
+ * {@link RankFacts} in the store and reads everyone's, so all ranks reach the same answer from the same
+ * facts (a rank deciding alone could pick NCCL while its peer picks shared memory, and both would hang).
+ */
+final class TransportAgreement {
+    private static final String KEY_PREFIX = "tp4j/rank-facts";
+
+    private TransportAgreement() {
+    }
+
+    /**
+     * The transport for this job: {@code shm}, {@code tcp} or {@code nccl}, never {@code auto}.
+     *
+     * @throws BadInputException {@code nccl} asked where some rank cannot use it, or {@code shm} asked
+     *                           for ranks on different hosts; the message names the rank
+     */
+    static TransportChoice agree(RendezvousStore store, int rank, int worldSize, TransportChoice asked,
+                                 RankFacts mine, Duration timeout) {
+        if (asked == TransportChoice.tcp) {
+            return TransportChoice.tcp;
+        }
+        RankFacts[] all = new RankFacts[worldSize];
+        store.set(RendezvousStore.rankKey(KEY_PREFIX, rank), mine.encode());
+        for (int r = 0; r < worldSize; r++) {
+            all[r] = r == rank ? mine : RankFacts.decode(store.getString(RendezvousStore.rankKey(KEY_PREFIX, r), timeout));
+        }
+        return decide(asked, rank, all);
+    }
+
+    /** The decision itself, from every rank's facts; pure, so it is tested without a store. */
+    static TransportChoice decide(TransportChoice asked, int rank, RankFacts[] all) {
+        int noNccl = firstWithoutNccl(all);
+        int otherHost = firstOnAnotherHostThan(all, rank);
+        switch (asked) {
+            case nccl:
+                if (noNccl >= 0) {
+                    throw new BadInputException(TransportChoice.ENV + "=nccl: rank " + noNccl + " cannot use NCCL: "
+                            + all[noNccl].ncclProblem() + "; use auto, shm or tcp");
+                }
+                return TransportChoice.nccl;
+            case shm:
+                if (otherHost >= 0) {
+                    throw new BadInputException(TransportChoice.ENV + "=shm needs every rank on one host, but rank "
+                            + otherHost + " runs on " + hostName(all[otherHost].hostId()) + " and rank " + rank + " on "
+                            + hostName(all[rank].hostId()) + " (use auto or tcp)");
+                }
+                return TransportChoice.shm;
+            case tcp:
+                return TransportChoice.tcp;
+            case auto:
+            default:
+                if (noNccl < 0) {
+                    return TransportChoice.nccl;
+                }
+                // One rank alone has nobody to share memory with: the ring of one is a no-op.
+                return otherHost < 0 && all.length > 1 ? TransportChoice.shm : TransportChoice.tcp;
+        }
+    }
+
+    private static int firstWithoutNccl(RankFacts[] all) {
+        for (int r = 0; r < all.length; r++) {
+            if (all[r].ncclProblem() != null) {
+                return r;
+            }
+        }
+        return -1;
+    }
+
+    private static int firstOnAnotherHostThan(RankFacts[] all, int rank) {
+        for (int r = 0; r < all.length; r++) {
+            if (!all[r].hostId().equals(all[rank].hostId())) {
+                return r;
+            }
+        }
+        return -1;
+    }
+
+    /** {@code name/boot-id} as {@code name (boot-id)}. */
+    private static String hostName(String hostId) {
+        int slash = hostId.indexOf('/');
+        return slash < 0 ? hostId : hostId.substring(0, slash) + " (" + hostId.substring(slash + 1) + ")";
+    }
+}

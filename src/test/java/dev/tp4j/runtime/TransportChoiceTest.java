@@ -1,0 +1,111 @@
+package dev.tp4j.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tp4j.BadInputException;
+import dev.tp4j.backend.cuda.CudaAvailability;
+import dev.tp4j.backend.cuda.CudaDeviceInfo;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code --transport auto|shm|tcp|nccl}: what one host's ranks can use (no GPU needed: machines are
+ * described), and the decision all ranks reach from everyone's facts.
+ */
+class TransportChoiceTest {
+    private static final CudaDeviceInfo GPU = new CudaDeviceInfo(0, "gpu", 1L << 30, 8, 0);
+    private static final CudaAvailability ONE_GPU_NCCL = CudaAvailability.usable(List.of(GPU), null);
+    private static final CudaAvailability ONE_GPU_NO_NCCL = CudaAvailability.usable(List.of(GPU),
+            "cannot load NCCL: libnccl.so.2 (NCCL) not found on the library path");
+    private static final CudaAvailability CPU_ONLY = CudaAvailability.unusable("cannot load the CUDA runtime bindings: "
+            + "libcuda.so.1 (the NVIDIA driver's CUDA library) not found on the library path");
+
+    private static final RankFacts GPU_A = new RankFacts("a/boot", null);
+    private static final RankFacts GPU_B = new RankFacts("b/boot", null);
+    private static final RankFacts CPU_A = new RankFacts("a/boot", "the ranks run on CPU");
+    private static final RankFacts CPU_B = new RankFacts("b/boot", "the ranks run on CPU");
+
+    @Test
+    void ncclNeedsCudaRanksNcclAndAGpuPerRank() {
+        assertTrue(TransportChoice.ncclProblem(BackendChoice.cpu, CPU_ONLY, 4).contains("libcuda.so.1"));
+        assertEquals("the ranks run on CPU", TransportChoice.ncclProblem(BackendChoice.cpu, null, 4));
+        assertNull(TransportChoice.ncclProblem(BackendChoice.cuda, ONE_GPU_NCCL, 1));
+        assertEquals("2 ranks on this host but 1 GPU: NCCL refuses two ranks on one GPU",
+                TransportChoice.ncclProblem(BackendChoice.cuda, ONE_GPU_NCCL, 2));
+        assertTrue(TransportChoice.ncclProblem(BackendChoice.cuda, ONE_GPU_NO_NCCL, 1).contains("libnccl.so.2"));
+    }
+
+    @Test
+    void theLauncherRefusesNcclWhereItCannotRunAndShmAcrossNodes() {
+        BadInputException cpu = assertThrows(BadInputException.class,
+                () -> TransportChoice.nccl.checkBeforeLaunch(BackendChoice.cpu, CPU_ONLY, 1, 1));
+        assertTrue(cpu.getMessage().startsWith("--transport nccl: the ranks run on CPU"), cpu.getMessage());
+        BadInputException shared = assertThrows(BadInputException.class,
+                () -> TransportChoice.nccl.checkBeforeLaunch(BackendChoice.cuda, ONE_GPU_NCCL, 2, 1));
+        assertTrue(shared.getMessage().contains("NCCL refuses two ranks on one GPU"), shared.getMessage());
+        BadInputException nodes = assertThrows(BadInputException.class,
+                () -> TransportChoice.shm.checkBeforeLaunch(BackendChoice.cpu, null, 2, 2));
+        assertEquals("--transport shm needs every rank on one host, but the job spans 2 nodes; use --transport auto or tcp",
+                nodes.getMessage());
+        for (TransportChoice ok : List.of(TransportChoice.auto, TransportChoice.tcp, TransportChoice.shm)) {
+            ok.checkBeforeLaunch(BackendChoice.cuda, ONE_GPU_NCCL, 4, 1); // the workers decide, nothing to refuse
+        }
+        TransportChoice.nccl.checkBeforeLaunch(BackendChoice.cuda, ONE_GPU_NCCL, 1, 2);
+    }
+
+    @Test
+    void autoIsNcclWhenEveryRankHasAGpuElseShmOnOneHostElseTcp() {
+        assertEquals(TransportChoice.nccl, TransportAgreement.decide(TransportChoice.auto, 0, new RankFacts[] {GPU_A}));
+        assertEquals(TransportChoice.nccl, TransportAgreement.decide(TransportChoice.auto, 1, new RankFacts[] {GPU_A, GPU_B}));
+        assertEquals(TransportChoice.shm, TransportAgreement.decide(TransportChoice.auto, 0, new RankFacts[] {CPU_A, CPU_A}));
+        assertEquals(TransportChoice.shm, TransportAgreement.decide(TransportChoice.auto, 0, new RankFacts[] {GPU_A, CPU_A}),
+                "one rank without NCCL takes every rank off it");
+        assertEquals(TransportChoice.tcp, TransportAgreement.decide(TransportChoice.auto, 0, new RankFacts[] {CPU_A, CPU_B}));
+        assertEquals(TransportChoice.tcp, TransportAgreement.decide(TransportChoice.auto, 0, new RankFacts[] {CPU_A}),
+                "one CPU rank alone shares memory with nobody");
+    }
+
+    @Test
+    void everyRankReachesTheSameDecision() {
+        RankFacts[] mixed = {GPU_A, GPU_A, CPU_B};
+        for (TransportChoice asked : List.of(TransportChoice.auto, TransportChoice.tcp)) {
+            TransportChoice first = TransportAgreement.decide(asked, 0, mixed);
+            for (int r = 1; r < mixed.length; r++) {
+                assertEquals(first, TransportAgreement.decide(asked, r, mixed), asked + " on rank " + r);
+            }
+        }
+    }
+
+    @Test
+    void anExplicitChoiceThatSomeRankCannotServeNamesThatRank() {
+        BadInputException nccl = assertThrows(BadInputException.class,
+                () -> TransportAgreement.decide(TransportChoice.nccl, 0, new RankFacts[] {GPU_A, CPU_B}));
+        assertEquals("TP4J_TRANSPORT=nccl: rank 1 cannot use NCCL: the ranks run on CPU; use auto, shm or tcp",
+                nccl.getMessage());
+        BadInputException shm = assertThrows(BadInputException.class,
+                () -> TransportAgreement.decide(TransportChoice.shm, 0, new RankFacts[] {CPU_A, CPU_B}));
+        assertEquals("TP4J_TRANSPORT=shm needs every rank on one host, but rank 1 runs on b (boot) and rank 0 on a (boot)"
+                + " (use auto or tcp)", shm.getMessage());
+        assertEquals(TransportChoice.tcp, TransportAgreement.decide(TransportChoice.tcp, 0, new RankFacts[] {GPU_A, GPU_B}));
+    }
+
+    @Test
+    void factsSurviveTheStoreEncodingWhateverTheHostIdHolds() {
+        RankFacts odd = new RankFacts("host\nwith/new\nlines", "a reason\nover two lines");
+        RankFacts back = RankFacts.decode(odd.encode());
+        assertEquals("host\nwith/new\nlines", back.hostId());
+        assertEquals("a reason over two lines", back.ncclProblem());
+        assertEquals(GPU_A, RankFacts.decode(GPU_A.encode()));
+    }
+
+    @Test
+    void readFromTheEnvironment() {
+        assertEquals(TransportChoice.auto, TransportChoice.fromEnvironment(Map.of()));
+        assertEquals(TransportChoice.nccl, TransportChoice.fromEnvironment(Map.of(TransportChoice.ENV, " NCCL ")));
+        assertThrows(BadInputException.class, () -> TransportChoice.fromEnvironment(Map.of(TransportChoice.ENV, "mpi")));
+    }
+}
