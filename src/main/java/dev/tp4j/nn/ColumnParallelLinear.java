@@ -10,15 +10,18 @@ import dev.tp4j.tensor.Tensor;
 /**
  * {@code Y = X·Wᵀ + b} with {@code W [out, in]} split by output rows: rank r holds {@code W[r]} and
  * {@code b[r]} and computes {@code Y_r = X·W[r]ᵀ + b[r]}, its own columns of Y, with no communication.
- * With {@code gatherOutput} the column blocks are all-gathered into the full {@code Y} on every rank.
+ * With {@code gatherOutput} the column blocks are all-gathered into the full {@code Y = [Y_0 … Y_{tp−1}]}
+ * on every rank.
  */
-public final class ColumnParallelLinear {
+public final class ColumnParallelLinear implements AutoCloseable {
     private final Backend backend;
-    private final Communicator comm;
+    private final Mappings mappings;
     private final Tensor weight;
     private final Tensor bias;
     private final Partition outputs;
     private final boolean gatherOutput;
+    /** Y_r before the gather, kept between forwards of the same token count. */
+    private Tensor localOutput;
 
     /**
      * @param weight       this rank's rows of W, {@code [outputs.count(rank), in]}
@@ -28,21 +31,41 @@ public final class ColumnParallelLinear {
      */
     public ColumnParallelLinear(Backend backend, Communicator comm, Tensor weight, Tensor bias,
                                 long outFeatures, boolean gatherOutput) {
+        this(backend, new Mappings(backend, comm), weight, bias, outFeatures, gatherOutput);
+    }
+
+    private ColumnParallelLinear(Backend backend, Mappings mappings, Tensor weight, Tensor bias,
+                                 long outFeatures, boolean gatherOutput) {
         this.backend = backend;
-        this.comm = comm;
+        this.mappings = mappings;
         this.weight = weight;
         this.bias = bias;
-        this.outputs = new Partition(outFeatures, comm.worldSize());
+        this.outputs = new Partition(outFeatures, mappings.worldSize());
         this.gatherOutput = gatherOutput;
-        long expected = outputs.count(comm.rank());
+        long expected = outputs.count(mappings.rank());
         if (weight.rows() != expected) {
-            throw new IllegalArgumentException("rank " + comm.rank() + " weight shard has " + weight.rows()
+            throw new IllegalArgumentException("rank " + mappings.rank() + " weight shard has " + weight.rows()
                     + " rows, expected " + expected + " of " + outFeatures);
         }
         if (bias != null && bias.numel() != expected) {
-            throw new IllegalArgumentException("rank " + comm.rank() + " bias shard has " + bias.numel()
+            throw new IllegalArgumentException("rank " + mappings.rank() + " bias shard has " + bias.numel()
                     + " elements, expected " + expected);
         }
+    }
+
+    /** Writes Y_r, or with {@code gatherOutput} the whole Y, into {@code y}. */
+    public void forward(Tensor x, Tensor y) {
+        Tensor yr = gatherOutput ? localOutput(x.rows()) : y;
+        backend.linear(mappings.copyToTensorParallelRegion(x), weight, bias, yr);
+        if (gatherOutput) {
+            mappings.gatherFromTensorParallelRegion(yr, y, outputs);
+        }
+    }
+
+    public Tensor forward(Tensor x) {
+        Tensor y = allocateOutput(x.rows());
+        forward(x, y);
+        return y;
     }
 
     public int inFeatures() {
@@ -67,9 +90,9 @@ public final class ColumnParallelLinear {
         return bias;
     }
 
-    /** The same shards with the other choice of gathering the output. */
+    /** The same shards with the other choice of gathering the output (its own workspaces). */
     public ColumnParallelLinear withGatherOutput(boolean gather) {
-        return new ColumnParallelLinear(backend, comm, weight, bias, outputs.size(), gather);
+        return new ColumnParallelLinear(backend, mappings.withOwnWorkspace(), weight, bias, outputs.size(), gather);
     }
 
     /** A new output tensor of the right shape for {@code tokens} rows. */
@@ -78,34 +101,25 @@ public final class ColumnParallelLinear {
         return backend.allocate(Shape.of(tokens, cols), DType.F32);
     }
 
-    public Tensor forward(Tensor x) {
-        Tensor y = allocateOutput(x.rows());
-        forward(x, y);
-        return y;
+    private Tensor localOutput(int tokens) {
+        if (localOutput == null || localOutput.rows() != tokens) {
+            releaseLocalOutput();
+            localOutput = backend.allocate(Shape.of(tokens, localOutFeatures()), DType.F32);
+        }
+        return localOutput;
     }
 
-    /** Writes Y_r (or the gathered Y) into {@code y}. */
-    public void forward(Tensor x, Tensor y) {
-        if (!gatherOutput) {
-            backend.linear(x, weight, bias, y);
-            return;
+    private void releaseLocalOutput() {
+        if (localOutput != null) {
+            localOutput.close();
+            localOutput = null;
         }
-        int tokens = x.rows();
-        try (Tensor local = backend.allocate(Shape.of(tokens, localOutFeatures()), DType.F32);
-             Tensor gathered = backend.allocate(Shape.of((long) tokens * outputs.size()), DType.F32)) {
-            backend.linear(x, weight, bias, local);
-            long[] counts = new long[comm.worldSize()];
-            for (int r = 0; r < counts.length; r++) {
-                counts[r] = tokens * outputs.count(r);
-            }
-            comm.allGather(local.view(Shape.of(local.numel())), gathered, counts);
-            // all_gather concatenates whole blocks [tokens, out_r]; Y wants them side by side as columns.
-            long start = 0;
-            for (int r = 0; r < counts.length; r++) {
-                Tensor block = gathered.slice(start, counts[r]).view(Shape.of(tokens, outputs.count(r)));
-                backend.copy(block, y.narrowColumns(outputs.intOffset(r), outputs.intCount(r)));
-                start += counts[r];
-            }
-        }
+    }
+
+    /** Releases the workspaces; the weights stay with whoever loaded them. */
+    @Override
+    public void close() {
+        releaseLocalOutput();
+        mappings.close();
     }
 }

@@ -98,8 +98,14 @@ public final class ParallelMlp implements AutoCloseable {
         }
     }
 
+    /** Releases the workspaces of the MLP and of its layers; the weights stay with whoever loaded them. */
     @Override
     public void close() {
         releaseWorkspace();
+        up.close();
+        if (gate != null) {
+            gate.close();
+        }
+        down.close();
     }
 }

@@ -12,9 +12,9 @@ import dev.tp4j.tensor.Tensor;
  * and consumes {@code X_r}, its slice of the input features; {@code Y = Σ_r X_r·W[:, r]ᵀ} is one
  * all_reduce. The bias is added once, after the reduce (identically on every rank), never tp times.
  */
-public final class RowParallelLinear {
+public final class RowParallelLinear implements AutoCloseable {
     private final Backend backend;
-    private final Communicator comm;
+    private final Mappings mappings;
     private final Tensor weight;
     private final Tensor bias;
     private final Partition inputs;
@@ -30,7 +30,7 @@ public final class RowParallelLinear {
     public RowParallelLinear(Backend backend, Communicator comm, Tensor weight, Tensor bias,
                              long inFeatures, boolean inputIsParallel) {
         this.backend = backend;
-        this.comm = comm;
+        this.mappings = new Mappings(backend, comm);
         this.weight = weight;
         this.bias = bias;
         this.inputs = new Partition(inFeatures, comm.worldSize());
@@ -43,6 +43,22 @@ public final class RowParallelLinear {
         if (bias != null && bias.numel() != weight.rows()) {
             throw new IllegalArgumentException("bias has " + bias.numel() + " elements, expected " + weight.rows());
         }
+    }
+
+    /** {@code y ← Σ_r X_r·W[:, r]ᵀ + b}. */
+    public void forward(Tensor x, Tensor y) {
+        Tensor xr = inputIsParallel ? x : mappings.scatterToTensorParallelRegion(x, inputs);
+        backend.linear(xr, weight, null, y);
+        mappings.reduceFromTensorParallelRegion(y);
+        if (bias != null) {
+            backend.addBias(y, bias); // once, after the sum: adding b_r before it would count it tp times
+        }
+    }
+
+    public Tensor forward(Tensor x) {
+        Tensor y = allocateOutput(x.rows());
+        forward(x, y);
+        return y;
     }
 
     public int outFeatures() {
@@ -61,20 +77,8 @@ public final class RowParallelLinear {
         return backend.allocate(Shape.of(tokens, outFeatures()), DType.F32);
     }
 
-    public Tensor forward(Tensor x) {
-        Tensor y = allocateOutput(x.rows());
-        forward(x, y);
-        return y;
-    }
-
-    public void forward(Tensor x, Tensor y) {
-        // Scattering the input is a local column window (Megatron's scatter_to_tensor_model_parallel_region
-        // is a split, not a collective): the GEMM reads it in place through the row stride.
-        Tensor local = inputIsParallel ? x : x.narrowColumns(inputs.intOffset(comm.rank()), inputs.intCount(comm.rank()));
-        backend.linear(local, weight, null, y);
-        comm.allReduce(y);
-        if (bias != null) {
-            backend.addBias(y, bias);
-        }
+    @Override
+    public void close() {
+        mappings.close();
     }
 }

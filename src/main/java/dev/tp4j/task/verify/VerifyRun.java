@@ -70,6 +70,9 @@ public final class VerifyRun {
             }
         } finally {
             mlp.close();
+            column.close();
+            gathered.close();
+            row.close();
         }
 
         List<CheckResult> checks = new ArrayList<>();
