@@ -97,7 +97,8 @@ class VerifyEndToEndIT {
         assertTrue(r.out().contains("OpenBLAS 0.3"), r::all);
         assertTrue(r.out().contains("cores:       " + Runtime.getRuntime().availableProcessors()), r::all);
         assertTrue(r.out().contains("cuda:        "), r::all);
-        assertTrue(r.out().contains("collectives: shared memory (/dev/shm) between ranks on one host, else tcp ring"),
+        assertTrue(r.out().contains("collectives: NCCL when every rank has its own GPU, else shared memory (/dev/shm)"
+                + " between ranks on one host, else tcp ring"),
                 r::all);
         assertTrue(r.out().contains("nccl:        "), r::all);
     }
