@@ -2,9 +2,11 @@ package dev.tp4j.cli;
 
 import dev.tp4j.runtime.Worker;
 import dev.tp4j.BadInputException;
+import dev.tp4j.report.ReportJson;
 import dev.tp4j.task.bench.BenchOptions;
 import dev.tp4j.task.bench.BenchPlotter;
 import dev.tp4j.task.bench.BenchReport;
+import dev.tp4j.task.bench.BenchReportText;
 import dev.tp4j.task.bench.BenchResult;
 import dev.tp4j.task.bench.BenchResultsFile;
 import dev.tp4j.task.bench.BenchRun;
@@ -14,7 +16,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -118,11 +119,11 @@ public final class BenchCommand implements Callable<Integer>, Preflight {
                 String header = String.format(Locale.ROOT, "tp4j bench: %d %s; compute: %s; collectives: %s",
                         session.comm().worldSize(), session.comm().worldSize() == 1 ? "rank" : "ranks",
                         session.backend().describe(), session.comm().describe());
-                BenchReport.print(results, header, System.out);
+                BenchReport report = new BenchReport(header, results);
+                BenchReportText.print(report, System.out);
                 System.out.flush();
                 if (json != null) {
-                    JsonOutput.write(json, Map.of("task", "bench", "header", header,
-                            "results", results.stream().map(BenchResult::toJson).toList()));
+                    ReportJson.write(json, report);
                 }
                 if (plot != null) {
                     List<BenchResult> drawn = new ArrayList<>(earlier);

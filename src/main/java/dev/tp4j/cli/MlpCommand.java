@@ -1,8 +1,10 @@
 package dev.tp4j.cli;
 
+import dev.tp4j.report.ReportJson;
 import dev.tp4j.runtime.Worker;
 import dev.tp4j.task.mlp.MlpOptions;
 import dev.tp4j.task.mlp.MlpReport;
+import dev.tp4j.task.mlp.MlpReportText;
 import dev.tp4j.task.mlp.MlpResult;
 import dev.tp4j.task.mlp.MlpRun;
 import dev.tp4j.backend.Activation;
@@ -97,10 +99,11 @@ public final class MlpCommand implements Callable<Integer>, Preflight {
             MlpResult result = new MlpRun(session.backend(), session.comm(), options,
                     LoadProgress.forRank(session.env().rank(), System.out)).run();
             if (session.isRankZero()) {
-                MlpReport.print(result, System.out);
+                MlpReport report = MlpReport.of(result);
+                MlpReportText.print(report, System.out);
                 System.out.flush();
                 if (json != null) {
-                    JsonOutput.write(json, MlpReport.toJson(result));
+                    ReportJson.write(json, report);
                 }
             }
             return result.passed() ? Main.EXIT_OK : Main.EXIT_FAILURE;

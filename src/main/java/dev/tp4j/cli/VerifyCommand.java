@@ -2,8 +2,10 @@ package dev.tp4j.cli;
 
 import dev.tp4j.runtime.Worker;
 import dev.tp4j.backend.Activation;
+import dev.tp4j.report.ReportJson;
 import dev.tp4j.task.verify.VerifyOptions;
 import dev.tp4j.task.verify.VerifyReport;
+import dev.tp4j.task.verify.VerifyReportText;
 import dev.tp4j.task.verify.VerifyResult;
 import dev.tp4j.task.verify.VerifyRun;
 import java.nio.file.Path;
@@ -83,10 +85,11 @@ public final class VerifyCommand implements Callable<Integer> {
         try (Worker session = Worker.open(Duration.ofSeconds(timeoutSeconds))) {
             VerifyResult result = new VerifyRun(session.backend(), session.comm(), options).run();
             if (session.isRankZero()) {
-                VerifyReport.print(result, System.out);
+                VerifyReport report = VerifyReport.of(result);
+                VerifyReportText.print(report, System.out);
                 System.out.flush();
                 if (json != null) {
-                    JsonOutput.write(json, VerifyReport.toJson(result));
+                    ReportJson.write(json, report);
                 }
             }
             return result.passed() ? Main.EXIT_OK : Main.EXIT_FAILURE;

@@ -1,61 +1,26 @@
 package dev.tp4j.task.bench;
 
-import java.io.PrintStream;
+import dev.tp4j.report.Report;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 
-/** The terminal table of {@code tp4j bench}. */
-public final class BenchReport {
-    private BenchReport() {
+/**
+ * What {@code tp4j bench} reports: rank 0 prints it ({@link BenchReportText}) and {@code --json} writes it
+ * ({@link dev.tp4j.report.ReportJson}), both from one instance of this record; {@code --plot-with} reads
+ * such a file back ({@link BenchResultsFile}).
+ *
+ * @param header  the run in one line: ranks, compute, collectives
+ * @param results every measurement, in the order they ran
+ */
+public record BenchReport(String header, List<BenchResult> results) implements Report {
+    /** The {@code "task"} of a bench report's JSON: how a reader knows the file for one. */
+    public static final String TASK = "bench";
+
+    public BenchReport {
+        results = List.copyOf(results);
     }
 
-    public static void print(List<BenchResult> results, String header, PrintStream out) {
-        out.println(header);
-        out.println();
-        out.println("Local GEMM (this rank's up-projection shard, m x n x k)");
-        out.printf(Locale.ROOT, "  %-18s %-18s %10s %10s %10s %10s %s%n", "op", "shape", "median ms", "p10 ms", "p90 ms",
-                "GFLOP/s", "");
-        for (BenchResult r : results) {
-            if (r.kind().equals("gemm")) {
-                Double fraction = r.derived().get("fraction_of_raw");
-                out.printf(Locale.ROOT, "  %-18s %-18s %10.3f %10.3f %10.3f %10.1f %s%n", r.op(), r.shape(), r.medianMs(),
-                        r.p10Ms(), r.p90Ms(), r.derived().get("gflops"),
-                        fraction == null ? "" : String.format(Locale.ROOT, "%.1f%% of raw", 100 * fraction));
-            }
-        }
-        out.println();
-        out.println("Collectives (S as in nccl-tests; busbw = algbw x 2(n-1)/n for all_reduce, (n-1)/n for all_gather/reduce_scatter)");
-        out.printf(Locale.ROOT, "  %-15s %10s %10s %10s %10s %12s %12s%n", "op", "size", "median ms", "p10 ms", "p90 ms",
-                "algbw GB/s", "busbw GB/s");
-        for (BenchResult r : results) {
-            if (r.kind().equals("collective")) {
-                out.printf(Locale.ROOT, "  %-15s %10s %10.3f %10.3f %10.3f %12.3f %12.3f%n", r.op(), size(r.bytes()),
-                        r.medianMs(), r.p10Ms(), r.p90Ms(), r.derived().get("algbw_gbps"), r.derived().get("busbw_gbps"));
-            }
-        }
-        out.println();
-        out.println("Megatron MLP forward (column -> activation -> row, one all_reduce)");
-        for (BenchResult r : results) {
-            if (r.kind().equals("mlp")) {
-                Map<String, Double> d = r.derived();
-                out.printf(Locale.ROOT, "  tp %d, %s, %s: median %.3f ms (p10 %.3f, p90 %.3f), %.1f GFLOP/s, "
-                                + "all_reduce %.3f ms (%.0f%%)%n", r.tp(), r.shape(), r.op(), r.medianMs(), r.p10Ms(),
-                        r.p90Ms(), d.get("gflops"), d.get("comm_ms"), 100 * d.get("comm_fraction"));
-            }
-        }
-    }
-
-    static String size(long bytes) {
-        if (bytes >= (1L << 30) && bytes % (1L << 30) == 0) {
-            return (bytes >> 30) + " GiB";
-        }
-        if (bytes >= (1L << 20) && bytes % (1L << 20) == 0) {
-            return (bytes >> 20) + " MiB";
-        }
-        if (bytes >= 1024 && bytes % 1024 == 0) {
-            return (bytes >> 10) + " KiB";
-        }
-        return bytes + " B";
+    @Override
+    public String task() {
+        return TASK;
     }
 }

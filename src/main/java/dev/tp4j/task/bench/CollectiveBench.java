@@ -3,13 +3,13 @@ package dev.tp4j.task.bench;
 import dev.tp4j.backend.Backend;
 import dev.tp4j.comm.CollectiveOp;
 import dev.tp4j.comm.Communicator;
+import dev.tp4j.task.bench.BenchResult.Figure;
 import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Partition;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * all_reduce, all_gather, reduce_scatter and broadcast over a sweep of sizes. Every timed run starts
@@ -32,7 +32,7 @@ final class CollectiveBench {
                 Samples s = measure(backend, comm, op, elements, o);
                 double algbw = BusBandwidth.gbPerSecond(bytes, s.medianMs());
                 out.add(BenchResult.of("collective", op.label(), n, "f32", bytes, null, s,
-                        Map.of("algbw_gbps", algbw, "busbw_gbps", algbw * BusBandwidth.factor(op, n))));
+                        new Figure("algbw_gbps", algbw), new Figure("busbw_gbps", algbw * BusBandwidth.factor(op, n))));
             }
         }
         return out;

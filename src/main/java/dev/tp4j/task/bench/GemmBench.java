@@ -8,13 +8,13 @@ import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemm;
 import dev.tp4j.backend.Backend;
 import dev.tp4j.backend.cuda.CudaBackend;
 import dev.tp4j.comm.Communicator;
+import dev.tp4j.task.bench.BenchResult.Figure;
 import dev.tp4j.task.seeded.SeededWeights;
 import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Partition;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The local GEMM each rank runs in the MLP's up-projection, {@code [tokens, hidden]·[ffn/tp, hidden]ᵀ},
@@ -46,10 +46,10 @@ final class GemmBench {
             double tp4jGflops = flops / (viaTp4j.medianMs() * 1e6);
             double rawGflops = flops / (raw.medianMs() * 1e6);
             return List.of(
-                    BenchResult.of("gemm", "tp4j linear", comm.worldSize(), "f32", -1, shape, viaTp4j,
-                            Map.of("gflops", tp4jGflops, "fraction_of_raw", tp4jGflops / rawGflops)),
-                    BenchResult.of("gemm", "raw cblas_sgemm", comm.worldSize(), "f32", -1, shape, raw,
-                            Map.of("gflops", rawGflops)));
+                    BenchResult.of("gemm", "tp4j linear", comm.worldSize(), "f32", null, shape, viaTp4j,
+                            new Figure("gflops", tp4jGflops), new Figure("fraction_of_raw", tp4jGflops / rawGflops)),
+                    BenchResult.of("gemm", "raw cblas_sgemm", comm.worldSize(), "f32", null, shape, raw,
+                            new Figure("gflops", rawGflops)));
         }
     }
 
@@ -76,7 +76,7 @@ final class GemmBench {
             });
             double gflops = flops / (viaTp4j.medianMs() * 1e6);
             return List.of(BenchResult.of("gemm", "tp4j linear (cuBLAS" + (tf32 ? ", TF32)" : ")"), comm.worldSize(),
-                    tf32 ? "tf32" : "f32", -1, shape, viaTp4j, Map.of("gflops", gflops)));
+                    tf32 ? "tf32" : "f32", null, shape, viaTp4j, new Figure("gflops", gflops)));
         }
     }
 

@@ -5,13 +5,13 @@ import dev.tp4j.comm.CollectiveOp;
 import dev.tp4j.comm.CommStats;
 import dev.tp4j.comm.Communicator;
 import dev.tp4j.nn.ParallelMlp;
+import dev.tp4j.task.bench.BenchResult.Figure;
 import dev.tp4j.task.seeded.SeededLayers;
 import dev.tp4j.task.seeded.SeededWeights;
 import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The Megatron MLP forward at the given shape on this job's tp: time per forward (from a common start),
@@ -42,9 +42,9 @@ final class MlpBench {
             double commMs = reduces.count() == 0 ? 0 : reduces.nanos() / 1e6 / reduces.count();
             double flops = 4.0 * o.tokens() * o.hidden() * o.ffn();
             String shape = "tokens " + o.tokens() + ", hidden " + o.hidden() + ", ffn " + o.ffn();
-            return List.of(BenchResult.of("mlp", "forward (" + o.activation() + ")", comm.worldSize(), "f32", -1, shape,
-                    s, Map.of("gflops", flops / (s.medianMs() * 1e6), "comm_ms", commMs,
-                            "comm_fraction", commMs / s.medianMs())));
+            return List.of(BenchResult.of("mlp", "forward (" + o.activation() + ")", comm.worldSize(), "f32", null,
+                    shape, s, new Figure("gflops", flops / (s.medianMs() * 1e6)), new Figure("comm_ms", commMs),
+                    new Figure("comm_fraction", commMs / s.medianMs())));
         }
     }
 }

@@ -1,114 +1,102 @@
 package dev.tp4j.task.mlp;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.tp4j.checkpoint.LinearTensors;
-import dev.tp4j.comm.TrafficReport;
+import dev.tp4j.comm.CollectiveTraffic;
+import dev.tp4j.report.Report;
+import dev.tp4j.task.verify.Comparison;
+import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Shape;
-import java.io.PrintStream;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 
-/** Renders an {@link MlpResult}: the report rank 0 prints, and the same facts for {@code --json}. */
-public final class MlpReport {
-    private MlpReport() {
+/**
+ * What {@code tp4j mlp} reports: rank 0 prints it ({@link MlpReportText}) and {@code --json} writes it
+ * ({@link dev.tp4j.report.ReportJson}), both from one instance of this record.
+ *
+ * @param passed            rank 0's verdict; true without {@code --verify}
+ * @param checkpoint        the checkpoint file
+ * @param tokens            rows of the input: the product of its leading dimensions
+ * @param forwardMs         the forward on rank 0, from the common start
+ * @param collectives       what the forward ran (this rank's view): the MLP's one all_reduce
+ * @param reportCollectives what was run only to build this report (gathering the ranks' load figures)
+ * @param verify            the comparison with the float64 sequential MLP; absent without {@code --verify}
+ * @param output            null when nothing was written (the result failed verification)
+ */
+public record MlpReport(boolean passed, int worldSize, String backend, String communicator, String checkpoint,
+                        List<Layer> layers, String activation, boolean gated, int hidden, int ffn, Input input,
+                        int tokens, List<Shard> shards, double forwardMs, List<CollectiveTraffic> collectives,
+                        List<CollectiveTraffic> reportCollectives,
+                        @JsonInclude(JsonInclude.Include.NON_NULL) Verification verify, Output output)
+        implements Report {
+
+    @Override
+    public String task() {
+        return "mlp";
     }
 
-    public static void print(MlpResult r, PrintStream out) {
-        MlpOptions o = r.options();
-        out.printf(Locale.ROOT, "tp4j mlp: %d %s, %s%s, %d tokens, hidden %d, ffn %d%n", r.worldSize(),
-                r.worldSize() == 1 ? "rank" : "ranks", o.activation(), r.layout().isGated() ? " (gated)" : "",
-                r.tokens(), r.layout().hidden(), r.layout().ffn());
-        out.println("  compute: " + r.backend());
-        out.println("  collectives: " + r.communicator());
-        out.println("  checkpoint: " + o.checkpoint());
-        for (LinearTensors l : r.layout().layers()) {
-            out.printf(Locale.ROOT, "    %-40s %-16s %s%s%n", l.weightName(), l.weight().shape(), l.weight().dtype(),
-                    l.hasBias() ? "  + bias " + l.bias().shape() : "  (no bias)");
-        }
-        out.println("  input: " + o.input() + " " + quoted(o.inputName()) + " " + r.inputShape());
-        out.println();
-
-        out.println("Shards read by each rank (only its own bytes of the checkpoint)");
-        out.printf(Locale.ROOT, "  %-5s %-20s %-20s %-12s %-12s %s%n", "rank", r.layout().isGated() ? "up, gate W[r]" : "up W[r]",
-                "down W[:,r]", "shard", "read", "time");
-        for (MlpResult.RankLoad l : r.loads()) {
-            out.printf(Locale.ROOT, "  %-5d %-20s %-20s %-12s %-12s %.3f s%n", l.rank(),
-                    Shape.of(l.upRows(), r.layout().hidden()), Shape.of(r.layout().hidden(), l.downColumns()),
-                    TrafficReport.bytes(l.shardBytes()), TrafficReport.bytes(l.bytesRead()), l.loadNanos() / 1e9);
-        }
-        out.println();
-
-        out.printf(Locale.ROOT, "Forward: %.3f ms; collectives: %s%n", r.forwardNanos() / 1e6,
-                r.forwardTraffic().isEmpty() ? "none — one rank holds the whole MLP" : TrafficReport.text(r.forwardTraffic()));
-        out.printf(Locale.ROOT, "  (for this report, not part of the model: %s)%n",
-                r.reportTraffic().isEmpty() ? "none" : TrafficReport.text(r.reportTraffic()));
-        if (r.verification() != null) {
-            var c = r.verification();
-            out.printf(Locale.ROOT, "Verify against the float64 sequential MLP of the full checkpoint: max |Δ| %.2e, "
-                    + "bound %.2e (fp32, reduction lengths %d and %d): %s%n", c.maxAbsDiff(), c.maxBound(),
-                    r.layout().hidden(), r.layout().ffn(), c.passed() ? "ok" : "FAIL");
-        }
-        if (r.outputWritten()) {
-            out.println("Output: " + o.output() + " " + quoted(o.outputName()) + " " + r.inputShape() + " F32");
-        } else {
-            out.println("Output: not written (the result does not match the reference)");
-        }
+    /**
+     * One linear layer of the checkpoint's MLP: up, gate (when gated), down.
+     *
+     * @param prefix     the name before {@code .weight} / {@code .bias}
+     * @param dtype      as the checkpoint stores the weight
+     * @param bias       whether the checkpoint has {@code PREFIX.bias}
+     * @param weightName the weight tensor's name in the checkpoint
+     * @param biasShape  absent without a bias
+     */
+    public record Layer(String prefix, List<Long> weightShape, String dtype, boolean bias, String weightName,
+                        @JsonInclude(JsonInclude.Include.NON_NULL) List<Long> biasShape) {
     }
 
-    public static Map<String, Object> toJson(MlpResult r) {
+    /** The tensor the MLP ran on. */
+    public record Input(String file, String name, List<Long> shape) {
+    }
+
+    /**
+     * One rank's shard and what loading it cost.
+     *
+     * @param upWeight   the rows of up (and gate) it holds, {@code [ffn/tp, hidden]}
+     * @param downWeight the columns of down it holds, {@code [hidden, ffn/tp]}
+     * @param shardBytes the stored bytes of its shard
+     * @param bytesRead  the bytes it read from the checkpoint (its shard alone when loading is right)
+     */
+    public record Shard(int rank, List<Long> upWeight, List<Long> downWeight, long shardBytes, long bytesRead,
+                        double loadSeconds) {
+    }
+
+    /** The parallel result against the float64 sequential one: passed when every |Δ| is within its bound. */
+    public record Verification(boolean passed, double maxAbsDiff, double maxBound, double worstDiffOverBound,
+                               int elements) {
+    }
+
+    /** The file rank 0 wrote: the output tensor, shaped as the input. */
+    public record Output(String file, String name, List<Long> shape, String dtype) {
+    }
+
+    public static MlpReport of(MlpResult r) {
         MlpOptions o = r.options();
-        Map<String, Object> root = new LinkedHashMap<>();
-        root.put("task", "mlp");
-        root.put("passed", r.passed());
-        root.put("world_size", r.worldSize());
-        root.put("backend", r.backend());
-        root.put("communicator", r.communicator());
-        root.put("checkpoint", o.checkpoint().toString());
-        List<Object> layers = new ArrayList<>();
+        int hidden = r.layout().hidden();
+        List<Layer> layers = new ArrayList<>();
         for (LinearTensors l : r.layout().layers()) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("prefix", l.prefix());
-            m.put("weight_shape", dims(l.weight().shape()));
-            m.put("dtype", l.weight().dtype().toString());
-            m.put("bias", l.hasBias());
-            layers.add(m);
+            layers.add(new Layer(l.prefix(), dims(l.weight().shape()), l.weight().dtype().toString(), l.hasBias(),
+                    l.weightName(), l.hasBias() ? dims(l.bias().shape()) : null));
         }
-        root.put("layers", layers);
-        root.put("activation", o.activation().cliName());
-        root.put("gated", r.layout().isGated());
-        root.put("hidden", r.layout().hidden());
-        root.put("ffn", r.layout().ffn());
-        root.put("input", Map.of("file", o.input().toString(), "name", o.inputName(), "shape", dims(r.inputShape())));
-        root.put("tokens", r.tokens());
-        List<Object> shards = new ArrayList<>();
+        List<Shard> shards = new ArrayList<>();
         for (MlpResult.RankLoad l : r.loads()) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("rank", l.rank());
-            m.put("up_weight", List.of(l.upRows(), r.layout().hidden()));
-            m.put("down_weight", List.of(r.layout().hidden(), l.downColumns()));
-            m.put("shard_bytes", l.shardBytes());
-            m.put("bytes_read", l.bytesRead());
-            m.put("load_seconds", l.loadNanos() / 1e9);
-            shards.add(m);
+            shards.add(new Shard(l.rank(), List.of(l.upRows(), (long) hidden), List.of((long) hidden, l.downColumns()),
+                    l.shardBytes(), l.bytesRead(), l.loadNanos() / 1e9));
         }
-        root.put("shards", shards);
-        root.put("forward_ms", r.forwardNanos() / 1e6);
-        root.put("collectives", TrafficReport.json(r.forwardTraffic()));
-        root.put("report_collectives", TrafficReport.json(r.reportTraffic()));
-        if (r.verification() != null) {
-            var c = r.verification();
-            Map<String, Object> v = new LinkedHashMap<>();
-            v.put("passed", c.passed());
-            v.put("max_abs_diff", c.maxAbsDiff());
-            v.put("max_bound", c.maxBound());
-            v.put("worst_diff_over_bound", c.worstRatio());
-            v.put("elements", c.elements());
-            root.put("verify", v);
-        }
-        root.put("output", r.outputWritten() ? Map.of("file", o.output().toString(), "name", o.outputName()) : null);
-        return root;
+        Comparison c = r.verification();
+        Verification verify = c == null ? null
+                : new Verification(c.passed(), c.maxAbsDiff(), c.maxBound(), c.worstRatio(), c.elements());
+        // MlpRun writes the F32 host result in the input's shape.
+        Output output = r.outputWritten()
+                ? new Output(o.output().toString(), o.outputName(), dims(r.inputShape()), DType.F32.toString()) : null;
+        return new MlpReport(r.passed(), r.worldSize(), r.backend(), r.communicator(), o.checkpoint().toString(),
+                List.copyOf(layers), o.activation().cliName(), r.layout().isGated(), hidden, r.layout().ffn(),
+                new Input(o.input().toString(), o.inputName(), dims(r.inputShape())), r.tokens(), List.copyOf(shards),
+                r.forwardNanos() / 1e6, CollectiveTraffic.allOf(r.forwardTraffic()),
+                CollectiveTraffic.allOf(r.reportTraffic()), verify, output);
     }
 
     private static List<Long> dims(Shape s) {
@@ -116,10 +104,6 @@ public final class MlpReport {
         for (long x : s.toArray()) {
             d.add(x);
         }
-        return d;
-    }
-
-    private static String quoted(String name) {
-        return dev.tp4j.io.MessageText.quoted(name);
+        return List.copyOf(d);
     }
 }

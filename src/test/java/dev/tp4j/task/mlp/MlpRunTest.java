@@ -149,7 +149,7 @@ class MlpRunTest {
 
     private static String render(MlpResult r) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        MlpReport.print(r, new PrintStream(bytes, true, StandardCharsets.UTF_8));
+        MlpReportText.print(MlpReport.of(r), new PrintStream(bytes, true, StandardCharsets.UTF_8));
         return bytes.toString(StandardCharsets.UTF_8);
     }
 }

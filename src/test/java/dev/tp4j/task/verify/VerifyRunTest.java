@@ -69,7 +69,7 @@ class VerifyRunTest {
 
     private static String render(VerifyResult r) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        VerifyReport.print(r, new PrintStream(bytes, true, StandardCharsets.UTF_8));
+        VerifyReportText.print(VerifyReport.of(r), new PrintStream(bytes, true, StandardCharsets.UTF_8));
         return bytes.toString(StandardCharsets.UTF_8);
     }
 }
