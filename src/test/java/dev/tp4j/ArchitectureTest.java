@@ -1,7 +1,9 @@
 package dev.tp4j;
 
+import static com.tngtech.archunit.base.DescribedPredicate.alwaysTrue;
 import static com.tngtech.archunit.base.DescribedPredicate.or;
 import static com.tngtech.archunit.core.domain.JavaClass.Predicates.belongToAnyOf;
+import static com.tngtech.archunit.core.domain.JavaClass.Predicates.resideInAPackage;
 import static com.tngtech.archunit.core.domain.JavaClass.Predicates.resideInAnyPackage;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
@@ -58,6 +60,18 @@ class ArchitectureTest {
     static final ArchRule tasksAreUsedByTheCommandLineOnly = noClasses()
             .that().resideOutsideOfPackages("dev.tp4j.task..", "dev.tp4j.cli..")
             .should().dependOnClassesThat().resideInAPackage("dev.tp4j.task..");
+
+    /** Each task stands alone; what two tasks share lives below them (reference, report, task.seeded). */
+    @ArchTest
+    static final ArchRule tasksDoNotDependOnEachOther = slices().matching("dev.tp4j.task.(*)..")
+            .should().notDependOnEachOther()
+            .ignoreDependency(alwaysTrue(), resideInAPackage("dev.tp4j.task.seeded.."));
+
+    @ArchTest
+    static final ArchRule reportsAndTheReferenceStayBelowTheTasks = noClasses()
+            .that().resideInAnyPackage("dev.tp4j.report..", "dev.tp4j.reference..")
+            .should().dependOnClassesThat().resideInAnyPackage("dev.tp4j.task..", "dev.tp4j.cli..", "dev.tp4j.runtime..",
+                    "dev.tp4j.launch..", "dev.tp4j.comm..", "dev.tp4j.nn..");
 
     @ArchTest
     static final ArchRule theRuntimeIsWiredByTheCommandLineOnly = noClasses()

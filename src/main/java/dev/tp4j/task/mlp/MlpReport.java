@@ -4,7 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.tp4j.checkpoint.LinearTensors;
 import dev.tp4j.comm.CollectiveTraffic;
 import dev.tp4j.report.Report;
-import dev.tp4j.task.verify.Comparison;
+import dev.tp4j.reference.Comparison;
 import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Shape;
 import java.util.ArrayList;

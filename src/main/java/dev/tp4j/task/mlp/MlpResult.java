@@ -3,7 +3,7 @@ package dev.tp4j.task.mlp;
 import dev.tp4j.checkpoint.MlpLayout;
 import dev.tp4j.comm.CommStats;
 import dev.tp4j.tensor.Shape;
-import dev.tp4j.task.verify.Comparison;
+import dev.tp4j.reference.Comparison;
 import java.util.List;
 
 /**

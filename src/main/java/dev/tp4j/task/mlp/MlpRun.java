@@ -13,9 +13,9 @@ import dev.tp4j.nn.ParallelMlp;
 import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
-import dev.tp4j.task.verify.Bounded;
-import dev.tp4j.task.verify.Comparison;
-import dev.tp4j.task.verify.Float64Reference;
+import dev.tp4j.reference.Bounded;
+import dev.tp4j.reference.Comparison;
+import dev.tp4j.reference.Float64Reference;
 import java.util.ArrayList;
 import java.util.List;
 

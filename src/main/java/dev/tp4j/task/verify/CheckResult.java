@@ -1,5 +1,6 @@
 package dev.tp4j.task.verify;
 
+import dev.tp4j.reference.Comparison;
 import dev.tp4j.comm.CommStats;
 import java.util.List;
 

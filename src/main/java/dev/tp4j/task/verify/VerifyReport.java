@@ -1,5 +1,6 @@
 package dev.tp4j.task.verify;
 
+import dev.tp4j.reference.Comparison;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.tp4j.comm.CollectiveTraffic;
 import dev.tp4j.report.Report;

@@ -1,5 +1,8 @@
 package dev.tp4j.task.verify;
 
+import dev.tp4j.reference.Bounded;
+import dev.tp4j.reference.Comparison;
+import dev.tp4j.reference.Float64Reference;
 import dev.tp4j.backend.Backend;
 import dev.tp4j.comm.CommStats;
 import dev.tp4j.comm.Communicator;

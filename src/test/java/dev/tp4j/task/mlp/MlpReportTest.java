@@ -17,7 +17,7 @@ import dev.tp4j.comm.CommStats;
 import dev.tp4j.comm.TrafficReport;
 import dev.tp4j.io.TensorInfo;
 import dev.tp4j.report.ReportJson;
-import dev.tp4j.task.verify.Comparison;
+import dev.tp4j.reference.Comparison;
 import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Shape;
 import java.nio.file.Path;

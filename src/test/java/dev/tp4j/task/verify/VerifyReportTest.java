@@ -1,5 +1,6 @@
 package dev.tp4j.task.verify;
 
+import dev.tp4j.reference.Comparison;
 import static dev.tp4j.testutil.ReportText.keys;
 import static dev.tp4j.testutil.ReportText.lineWith;
 import static dev.tp4j.testutil.ReportText.parse;

@@ -1,4 +1,4 @@
-package dev.tp4j.task.verify;
+package dev.tp4j.reference;
 
 /**
  * A float64 reference result with, per element, a bound on how far a correct float32 computation may

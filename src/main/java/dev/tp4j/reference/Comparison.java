@@ -1,4 +1,4 @@
-package dev.tp4j.task.verify;
+package dev.tp4j.reference;
 
 /**
  * How a parallel result compares with its float64 reference: the largest absolute difference, the

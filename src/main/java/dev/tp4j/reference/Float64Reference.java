@@ -1,4 +1,4 @@
-package dev.tp4j.task.verify;
+package dev.tp4j.reference;
 
 import dev.tp4j.backend.Activation;
 
