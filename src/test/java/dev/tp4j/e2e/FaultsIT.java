@@ -5,12 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -77,12 +80,23 @@ class FaultsIT {
 
     @Test
     void aRankKilledDuringRendezvousEndsTheJob(@TempDir Path dir) throws Exception {
-        // Rank 1 is killed before rank 0 has even started: rank 0 must not wait forever for it.
+        // Rank 1 is killed in its rendezvous, before rank 0 has even started: rank 0 must not wait forever for it.
         int port = freePort();
         Path log1 = dir.resolve("rank1.txt");
-        Process r1 = worker(log1, 1, 2, port, "t0ken", "verify", "--hidden", "32", "--ffn", "64", "--timeout", "5");
-        Thread.sleep(300);
-        r1.destroyForcibly().waitFor();
+        // Stand where rank 0's store will be, so that rank 1 is seen reaching for it: then it is in its rendezvous.
+        try (ServerSocket storePort = new ServerSocket(port, 1, InetAddress.getByName("127.0.0.1"))) {
+            Process r1 = worker(log1, 1, 2, port, "t0ken", "verify", "--hidden", "32", "--ffn", "64", "--timeout", "5");
+            storePort.setSoTimeout(60_000);
+            Socket knock;
+            try {
+                knock = storePort.accept();
+            } catch (SocketTimeoutException e) {
+                throw new AssertionError("rank 1 never reached for the store within 60 s:\n" + Files.readString(log1), e);
+            }
+            try (knock) {
+                r1.destroyForcibly().waitFor();
+            }
+        }
         Path log0 = dir.resolve("rank0.txt");
         Process r0 = worker(log0, 0, 2, port, "t0ken", "verify", "--hidden", "32", "--ffn", "64", "--timeout", "5");
         assertTrue(r0.waitFor(60, TimeUnit.SECONDS), "rank 0 hung");
@@ -105,7 +119,8 @@ class FaultsIT {
             ranks[r] = worker(logs[r], r, 3, port, "t0ken", Map.of("TP4J_TRANSPORT", transport), "verify", "--hidden", "64",
                     "--ffn", "192", "--repeat", "1000000", "--timeout", "60");
         }
-        Thread.sleep(6000); // JVM start, rendezvous, then well inside the repeats
+        // Once the ranks have set up their collectives, all they do is run them, a million times over.
+        JobProbe.awaitCollectivesSetUp(port, "t0ken", 3, Duration.ofSeconds(60), () -> read(logs));
         assertTrue(ranks[0].isAlive() && ranks[2].isAlive(), Files.readString(logs[0]) + Files.readString(logs[2]));
         long killedAt = System.nanoTime();
         ranks[1].destroyForcibly();
@@ -119,6 +134,14 @@ class FaultsIT {
             System.out.printf("TP4J_TRANSPORT=%s: rank %d exited %.2f s after rank 1 was killed: %s%n", transport, r, seconds,
                     out.strip().lines().reduce((a, b) -> b).orElse(""));
         }
+    }
+
+    private static String read(Path[] logs) throws IOException {
+        StringBuilder all = new StringBuilder();
+        for (Path log : logs) {
+            all.append(log.getFileName()).append(":\n").append(Files.readString(log));
+        }
+        return all.toString();
     }
 
     @Test

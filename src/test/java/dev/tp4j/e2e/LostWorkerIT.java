@@ -7,6 +7,8 @@ import dev.tp4j.io.SafetensorsWriter;
 import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
+import dev.tp4j.testutil.FreePort;
+import dev.tp4j.testutil.Poll;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -40,14 +42,20 @@ class LostWorkerIT {
     @ValueSource(strings = {"auto", "tcp"})
     void aKilledWorkerEndsTheJobQuicklyAndCompletely(String transport, @TempDir Path dir) throws Exception {
         Path log = dir.resolve("out.txt");
+        // The store's port and the job's token are ours to choose, so the test can watch the rendezvous.
+        int port = FreePort.pick();
+        String token = "lost-worker-it";
         ProcessBuilder pb = new ProcessBuilder(Tp4jCommand.ROOT.resolve("bin/tp4j").toString(), "launch",
-                "--nproc-per-node", "3", "verify", "--hidden", "64", "--ffn", "192", "--repeat", "1000000")
+                "--nproc-per-node", "3", "--master-port", "" + port, "verify", "--hidden", "64", "--ffn", "192",
+                "--repeat", "1000000")
                 .directory(Tp4jCommand.ROOT.toFile()).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().put("TP4J_TRANSPORT", transport);
+        pb.environment().put("TP4J_JOB_TOKEN", token);
         Process launcher = pb.start();
-        List<ProcessHandle> workers = awaitWorkers(launcher, "verify", 3, Duration.ofSeconds(60));
-        // Let the ranks get into their collectives before one dies.
-        Thread.sleep(1500);
+        List<ProcessHandle> workers = awaitWorkers(launcher, "verify", 3, Duration.ofSeconds(60), log);
+        // Let the ranks get into their collectives before one dies: once they have set them up, all they
+        // do is run them, a million times over.
+        JobProbe.awaitCollectivesSetUp(port, token, 3, Duration.ofSeconds(60), () -> read(log));
         ProcessHandle victim = workers.get(1);
         long killedAt = System.nanoTime();
         victim.destroyForcibly();
@@ -91,15 +99,13 @@ class LostWorkerIT {
                 "--gate", "mlp.gate_proj", "--down", "mlp.down_proj", "--activation", "silu",
                 "--input", input.toString(), "--output", dir.resolve("out.safetensors").toString())
                 .directory(Tp4jCommand.ROOT.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        List<ProcessHandle> workers = awaitWorkers(launcher, "mlp", 2, Duration.ofSeconds(60));
+        List<ProcessHandle> workers = awaitWorkers(launcher, "mlp", 2, Duration.ofSeconds(60), log);
         // Rank 0 reports each tensor as it lands: after the first of three, both ranks are mid-load.
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (!Files.readString(log).contains("[0] loaded mlp.up_proj.weight") && System.nanoTime() < deadline) {
+        Poll.until("rank 0 to report its first tensor loaded", Duration.ofSeconds(60), () -> {
             assertTrue(launcher.isAlive(), () -> "ended before loading:\n" + read(log));
-            Thread.sleep(5);
-        }
+            return Files.readString(log).contains("[0] loaded mlp.up_proj.weight");
+        }, () -> read(log));
         String before = Files.readString(log);
-        assertTrue(before.contains("[0] loaded mlp.up_proj.weight"), before);
         assertTrue(!before.contains("down_proj.weight"), "still loading when the worker is killed:\n" + before);
         ProcessHandle victim = workers.get(1);
         long killedAt = System.nanoTime();
@@ -147,20 +153,15 @@ class LostWorkerIT {
     }
 
     /** The launcher's worker JVMs running {@code task}, once {@code n} of them run. */
-    private static List<ProcessHandle> awaitWorkers(Process launcher, String task, int n, Duration timeout)
-            throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() < deadline) {
+    private static List<ProcessHandle> awaitWorkers(Process launcher, String task, int n, Duration timeout, Path log)
+            throws Exception {
+        return Poll.valueOf(n + " workers running " + task, timeout, () -> {
             List<ProcessHandle> workers = launcher.descendants()
                     .filter(h -> h.info().arguments().map(a -> List.of(a).contains(task)).orElse(false))
                     .filter(h -> h.parent().map(p -> p.info().arguments()
                             .map(a -> List.of(a).contains("launch")).orElse(false)).orElse(false))
                     .collect(Collectors.toList());
-            if (workers.size() >= n) {
-                return workers;
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("fewer than " + n + " workers started");
+            return workers.size() >= n ? workers : null;
+        }, () -> read(log));
     }
 }

@@ -35,6 +35,16 @@ public final class InMemoryGroup {
         T run(Communicator comm) throws Exception;
     }
 
+    /** A group of {@code size} ranks; each rank's thread takes its {@link #member(int)} and runs its collectives. */
+    public static InMemoryGroup of(int size) {
+        return new InMemoryGroup(size);
+    }
+
+    /** Rank {@code rank}'s communicator; take it once per rank. */
+    public Communicator member(int rank) {
+        return new Member(rank);
+    }
+
     /** Runs {@code body} on {@code size} ranks at once and returns each rank's result, by rank. */
     public static <T> List<T> run(int size, RankBody<T> body) throws Exception {
         InMemoryGroup group = new InMemoryGroup(size);
@@ -42,7 +52,7 @@ public final class InMemoryGroup {
         try {
             List<Future<T>> futures = new ArrayList<>();
             for (int r = 0; r < size; r++) {
-                Communicator comm = group.new Member(r);
+                Communicator comm = group.member(r);
                 futures.add(pool.submit(() -> body.run(comm)));
             }
             List<T> results = new ArrayList<>();

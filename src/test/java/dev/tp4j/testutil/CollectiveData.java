@@ -7,6 +7,8 @@ import java.util.SplittableRandom;
 
 /** Inputs and checks shared by the collective tests of every transport. */
 public final class CollectiveData {
+    private static final double UNIT_ROUNDOFF = Math.scalb(1.0, -24);
+
     private CollectiveData() {
     }
 
@@ -38,6 +40,42 @@ public final class CollectiveData {
             at += (int) counts[r];
         }
         return out;
+    }
+
+    /** {@code ((x₀ + x₁) + x₂) + …} in float32, element by element, over {@code all[r][offset .. offset + count)}. */
+    public static float[] rankOrderSum(float[][] all, int offset, int count) {
+        float[] sum = new float[count];
+        for (int i = 0; i < count; i++) {
+            float s = all[0][offset + i];
+            for (int r = 1; r < all.length; r++) {
+                s += all[r][offset + i];
+            }
+            sum[i] = s;
+        }
+        return sum;
+    }
+
+    /**
+     * {@code got[i]} is the sum over ranks of {@code all[r][offset + i]} in float32, in whatever order: within
+     * the forward error bound of n-1 float32 additions, {@code γ(n-1)·Σ|x|} with {@code γ(k) = k·u/(1 − k·u)},
+     * {@code u = 2⁻²⁴}, of the float64 sum.
+     */
+    public static void assertCloseToSum(float[] got, float[][] all, int offset, String what) {
+        int n = all.length;
+        double gamma = (n - 1) * UNIT_ROUNDOFF / (1 - (n - 1) * UNIT_ROUNDOFF);
+        for (int i = 0; i < got.length; i++) {
+            double sum = 0;
+            double magnitude = 0;
+            for (float[] rankInput : all) {
+                sum += rankInput[offset + i];
+                magnitude += Math.abs(rankInput[offset + i]);
+            }
+            double tolerance = gamma * magnitude;
+            if (!(Math.abs(got[i] - sum) <= tolerance)) {
+                throw new AssertionError(what + ": element " + (offset + i) + " is " + got[i] + ", float64 reference "
+                        + sum + " (tolerance " + tolerance + ")");
+            }
+        }
     }
 
     /** Equal bit for bit (so -0.0 differs from 0.0 and a NaN matches only the same NaN). */

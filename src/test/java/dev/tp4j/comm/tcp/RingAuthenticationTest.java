@@ -12,6 +12,7 @@ import dev.tp4j.rendezvous.auth.JobToken;
 import dev.tp4j.rendezvous.store.StoreClient;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
+import dev.tp4j.testutil.LoopbackStore;
 import dev.tp4j.testutil.RankThreads;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -37,9 +38,9 @@ class RingAuthenticationTest {
     void strangersOnTheRingPortAreRefusedAndTheRingStillForms() throws Exception {
         CountDownLatch strangersDone = new CountDownLatch(1);
         AtomicReference<Throwable> intruderFailure = new AtomicReference<>();
-        try (RingHarness ring = new RingHarness()) {
+        try (LoopbackStore store = new LoopbackStore()) {
             Thread intruder = new Thread(() -> {
-                try (StoreClient spy = StoreClient.connect("127.0.0.1", ring.server.port(), JobToken.of(RingHarness.TOKEN), 99, TIMEOUT)) {
+                try (StoreClient spy = store.client(99, TIMEOUT)) {
                     String endpoint = spy.getString(RendezvousStore.rankKey(TcpRingCommunicator.DEFAULT_KEY_PREFIX, 1), TIMEOUT);
                     InetSocketAddress address = new InetSocketAddress("127.0.0.1",
                             Integer.parseInt(endpoint.substring(endpoint.lastIndexOf(':') + 1)));
@@ -51,7 +52,7 @@ class RingAuthenticationTest {
                         assertHungUp(garbage);
                     }
                     assertRefused(address, JobToken.of("wrong token"), 0);
-                    assertRefused(address, JobToken.of(RingHarness.TOKEN), 2); // right token, wrong rank
+                    assertRefused(address, LoopbackStore.token(), 2); // right token, wrong rank
                 } catch (Throwable e) {
                     intruderFailure.set(e);
                 } finally {
@@ -60,13 +61,13 @@ class RingAuthenticationTest {
             });
             intruder.start();
             List<float[]> sums = RankThreads.run(2, TIMEOUT, rank -> {
-                try (StoreClient store = StoreClient.connect("127.0.0.1", ring.server.port(), JobToken.of(RingHarness.TOKEN), rank, TIMEOUT)) {
+                try (StoreClient client = store.client(rank, TIMEOUT)) {
                     if (rank == 0) {
                         // Rank 1 is listening for rank 0 already; the strangers knock before rank 0 does.
                         assertTrue(strangersDone.await(10, TimeUnit.SECONDS));
                     }
-                    try (TcpRingCommunicator comm = TcpRingCommunicator.connect(store, JobToken.of(RingHarness.TOKEN),
-                            rank, 2, "127.0.0.1", TIMEOUT);
+                    try (TcpRingCommunicator comm = TcpRingCommunicator.connect(client, LoopbackStore.token(),
+                            rank, 2, LoopbackStore.HOST, TIMEOUT);
                          Tensor t = Tensor.hostOf(Shape.of(3), new float[] {1, 2, rank})) {
                         comm.allReduce(t);
                         comm.barrier(); // nobody closes while the other still reads
@@ -85,12 +86,12 @@ class RingAuthenticationTest {
 
     @Test
     void aRankWithTheWrongTokenCannotJoin() throws Exception {
-        try (RingHarness ring = new RingHarness()) {
+        try (LoopbackStore store = new LoopbackStore()) {
             Duration shortTimeout = Duration.ofSeconds(2);
             List<RankThreads.Outcome<Object>> outcomes = RankThreads.outcomes(2, TIMEOUT, rank -> {
-                try (StoreClient store = StoreClient.connect("127.0.0.1", ring.server.port(), JobToken.of(RingHarness.TOKEN), rank, TIMEOUT)) {
-                    JobToken ringToken = JobToken.of(rank == 1 ? "not the job's token" : RingHarness.TOKEN);
-                    TcpRingCommunicator.connect(store, ringToken, rank, 2, "127.0.0.1", shortTimeout).close();
+                try (StoreClient client = store.client(rank, TIMEOUT)) {
+                    JobToken ringToken = rank == 1 ? JobToken.of("not the job's token") : LoopbackStore.token();
+                    TcpRingCommunicator.connect(client, ringToken, rank, 2, LoopbackStore.HOST, shortTimeout).close();
                     return null;
                 }
             });

@@ -7,6 +7,7 @@ import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Partition;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
+import dev.tp4j.testutil.CommGroup;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.List;
@@ -31,8 +32,9 @@ class TcpRingSteadyStateTest {
     void repeatedCollectivesOnTheSameTensorsAllocateNothing() throws Exception {
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         int ranks = 3;
-        try (RingHarness ring = new RingHarness()) {
-            List<Long> bytesPerRound = ring.run(ranks, Duration.ofSeconds(30), (comm, store) -> {
+        try (RingGroup ring = new RingGroup(ranks, Duration.ofSeconds(30))) {
+            List<Long> bytesPerRound = CommGroup.run(ring, Duration.ofSeconds(30), m -> {
+                TcpRingCommunicator comm = m.comm();
                 try (Tensor buffer = Tensor.allocateHost(Shape.of(SIZE), DType.F32);
                      Tensor gathered = Tensor.allocateHost(Shape.of((long) ranks * SIZE), DType.F32);
                      Tensor chunk = Tensor.allocateHost(Shape.of(new Partition(SIZE, ranks).count(comm.rank())), DType.F32)) {

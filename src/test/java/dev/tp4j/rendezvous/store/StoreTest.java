@@ -12,7 +12,9 @@ import dev.tp4j.rendezvous.StoreBarrier;
 import dev.tp4j.rendezvous.StoreTimeoutException;
 import dev.tp4j.rendezvous.auth.JobToken;
 import dev.tp4j.testutil.FreePort;
+import dev.tp4j.testutil.Poll;
 import dev.tp4j.testutil.RankThreads;
+import dev.tp4j.testutil.ThreadProbe;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -20,6 +22,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -51,10 +54,12 @@ class StoreTest {
             assertEquals("first", new String(a.setIfAbsent("once", bytes("first")), StandardCharsets.UTF_8));
             assertEquals("first", new String(b.setIfAbsent("once", bytes("second")), StandardCharsets.UTF_8));
 
-            // get blocks until another client sets the key.
+            // get blocks until another client sets the key: the server holds the request open (it is seen
+            // waiting for the key) and the client has no answer until the key is set.
             CompletableFuture<byte[]> waiting = CompletableFuture.supplyAsync(() -> b.get("late", TIMEOUT));
-            Thread.sleep(100);
-            assertFalse(waiting.isDone());
+            Poll.until("the server to hold the get of 'late' open", Duration.ofSeconds(5),
+                    () -> ThreadProbe.anyBlockedInside(StoreServer.class.getName(), "awaitValue"));
+            assertFalse(waiting.isDone(), "get answered before the key was set");
             a.set("late", "here");
             assertEquals("here", new String(waiting.get(5, TimeUnit.SECONDS), StandardCharsets.UTF_8));
         }
@@ -94,7 +99,7 @@ class StoreTest {
     }
 
     @Test
-    void wrongOrMissingTokenIsRefusedWhileGoodClientsWork() {
+    void wrongOrMissingTokenIsRefusedWhileGoodClientsWork() throws Exception {
         try (StoreServer server = StoreServer.start(HOST, 0, TOKEN);
              StoreClient good = StoreClient.connect(HOST, server.port(), TOKEN, 0, TIMEOUT)) {
             good.set("before", "1");
@@ -160,9 +165,14 @@ class StoreTest {
     @Test
     void clientWaitsForAStoreThatStartsLater() throws Exception {
         int port = FreePort.pick();
-        CompletableFuture<StoreClient> client = CompletableFuture.supplyAsync(
-                () -> StoreClient.connect(HOST, port, TOKEN, 1, TIMEOUT));
-        Thread.sleep(300);
+        FutureTask<StoreClient> client = new FutureTask<>(() -> StoreClient.connect(HOST, port, TOKEN, 1, TIMEOUT));
+        Thread connecting = new Thread(client, "client of a store not yet started");
+        connecting.setDaemon(true);
+        connecting.start();
+        // The store starts only once the client has found nobody listening and pauses to try again.
+        Poll.until("the client to pause between attempts to reach the store", Duration.ofSeconds(5),
+                () -> ThreadProbe.isSleepingInside(connecting, StoreClient.class.getName(), "connect"));
+        assertFalse(client.isDone(), "the client gave up while nothing listened yet");
         StoreServer server = StoreServer.start(HOST, port, TOKEN);
         try (StoreClient c = client.get(8, TimeUnit.SECONDS)) {
             c.set("k", "v");
@@ -219,16 +229,9 @@ class StoreTest {
     }
 
     /** Refusals are counted by the server's connection threads, a moment after the client hears of them. */
-    private static void awaitRefused(StoreServer server, int expected) {
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        while (server.refusedConnections() < expected && System.nanoTime() < deadline) {
-            try {
-                Thread.sleep(10);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-        }
+    private static void awaitRefused(StoreServer server, int expected) throws Exception {
+        Poll.until("the server to count " + expected + " refused connections", Duration.ofSeconds(5),
+                () -> server.refusedConnections() >= expected, () -> "counted " + server.refusedConnections());
         assertEquals(expected, server.refusedConnections(), "each stranger is refused (and logged) once");
     }
 
