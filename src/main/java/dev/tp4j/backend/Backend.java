@@ -53,6 +53,60 @@ public interface Backend extends AutoCloseable {
     /** {@code gate ← act(gate) ⊙ up} in place: the gated MLP's hidden state (SwiGLU with silu). */
     void gatedActivate(Activation act, Tensor gate, Tensor up);
 
+    // The operations of a decoder model beyond the MLP (embedding, RMSNorm, rotary embedding, attention,
+    // residual add). CPU ranks have them; a backend without them says so, and `generate` refuses such a
+    // backend before loading anything.
+
+    /**
+     * {@code out[t, :] ← table[ids[t] − firstId, :]} where that row is in {@code table [rows, hidden]}, else
+     * zeros: the lookup of a vocab-parallel block (the all_reduce over ranks fills in the rest).
+     */
+    default void embedding(Tensor table, int[] ids, long firstId, Tensor out) {
+        throw unsupported("embedding");
+    }
+
+    /**
+     * RMSNorm row by row as transformers computes it in float32: {@code y ← weight ⊙ (x · r)} with
+     * {@code r = 1/√(mean(x²) + eps)}; {@code x, y [tokens, n]} (may be the same tensor), {@code weight [n]}.
+     */
+    default void rmsNorm(Tensor x, Tensor weight, float eps, Tensor y) {
+        throw unsupported("rmsNorm");
+    }
+
+    /**
+     * The rotate-half rotary embedding, in place: {@code x [tokens, heads·headDim]}, token t at position
+     * {@code firstPosition + t}; in each head, element i and i + headDim/2 rotate by the angle
+     * {@code position · invFreq[i]}.
+     */
+    default void rotary(Tensor x, int headDim, float[] invFreq, int firstPosition) {
+        throw unsupported("rotary");
+    }
+
+    /**
+     * Causal grouped-query attention: {@code out [tokens, qHeads·headDim] ←} for each query token t at
+     * position {@code firstPosition + t} and each query head h, {@code softmax_j(scale · q_h·k_j) · v_j} over
+     * positions {@code j ≤ firstPosition + t}, where {@code keys, values [≥ firstPosition + tokens, kvHeads·headDim]}
+     * hold every position so far and query head h reads kv head {@code h / (qHeads / kvHeads)}.
+     */
+    default void attention(Tensor q, Tensor keys, Tensor values, int headDim, int firstPosition, float scale,
+                           Tensor out) {
+        throw unsupported("attention");
+    }
+
+    /** {@code a ← a + b} elementwise (the residual connection); same shapes. */
+    default void add(Tensor a, Tensor b) {
+        throw unsupported("add");
+    }
+
+    /** Whether this backend has the decoder-model operations above. */
+    default boolean hasDecoderOps() {
+        return false;
+    }
+
+    private UnsupportedOperationException unsupported(String op) {
+        return new UnsupportedOperationException(describe() + " has no " + op + " operation yet");
+    }
+
     /** Waits until all work queued on this backend has finished (a no-op where calls are synchronous). */
     default void synchronize() {
     }

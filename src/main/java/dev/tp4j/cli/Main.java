@@ -43,6 +43,7 @@ import picocli.CommandLine.Model.CommandSpec;
             DemoCommand.class,
             VerifyCommand.class,
             MlpCommand.class,
+            GenerateCommand.class,
             BenchCommand.class,
             InfoCommand.class,
             CommandLine.HelpCommand.class,

@@ -180,6 +180,37 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void embedding(Tensor table, int[] ids, long firstId, Tensor out) {
+        DecoderKernels.embedding(table, ids, firstId, out);
+    }
+
+    @Override
+    public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor y) {
+        DecoderKernels.rmsNorm(x, weight, eps, y);
+    }
+
+    @Override
+    public void rotary(Tensor x, int headDim, float[] invFreq, int firstPosition) {
+        DecoderKernels.rotary(x, headDim, invFreq, firstPosition);
+    }
+
+    @Override
+    public void attention(Tensor q, Tensor keys, Tensor values, int headDim, int firstPosition, float scale,
+                          Tensor out) {
+        DecoderKernels.attention(q, keys, values, headDim, firstPosition, scale, out);
+    }
+
+    @Override
+    public void add(Tensor a, Tensor b) {
+        DecoderKernels.add(a, b);
+    }
+
+    @Override
+    public boolean hasDecoderOps() {
+        return true;
+    }
+
+    @Override
     public String describe() {
         return OpenBlas.version() + ", " + threads
                 + (threads == 1 ? " thread" : " threads");

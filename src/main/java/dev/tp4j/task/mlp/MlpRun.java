@@ -6,6 +6,7 @@ import dev.tp4j.checkpoint.LoadListener;
 import dev.tp4j.checkpoint.MlpLayout;
 import dev.tp4j.checkpoint.MlpShardLoader;
 import dev.tp4j.comm.CommStats;
+import dev.tp4j.comm.Exchange;
 import dev.tp4j.comm.Communicator;
 import dev.tp4j.io.SafetensorsFile;
 import dev.tp4j.io.SafetensorsWriter;
@@ -162,27 +163,11 @@ public final class MlpRun {
      * as two 24-bit halves, which float32 holds exactly (counts up to 2⁴⁸).
      */
     private List<MlpResult.RankLoad> gatherLoads(long[] mine) {
-        int n = mine.length;
-        float[] encoded = new float[2 * n];
-        for (int i = 0; i < n; i++) {
-            encoded[2 * i] = (float) (mine[i] >>> 24);
-            encoded[2 * i + 1] = (float) (mine[i] & 0xFF_FFFF);
+        List<MlpResult.RankLoad> loads = new ArrayList<>();
+        long[][] all = Exchange.allGatherLongs(comm, backend, mine);
+        for (int r = 0; r < all.length; r++) {
+            loads.add(new MlpResult.RankLoad(r, all[r][0], all[r][1], all[r][2], all[r][3], all[r][4]));
         }
-        try (Tensor local = backend.allocate(Shape.of(2L * n), DType.F32);
-             Tensor all = backend.allocate(Shape.of(2L * n * comm.worldSize()), DType.F32)) {
-            backend.copyFromHost(encoded, local);
-            comm.allGather(local, all);
-            float[] values = backend.copyToHost(all);
-            List<MlpResult.RankLoad> loads = new ArrayList<>();
-            for (int r = 0; r < comm.worldSize(); r++) {
-                long[] v = new long[n];
-                for (int i = 0; i < n; i++) {
-                    int at = 2 * (r * n + i);
-                    v[i] = ((long) values[at] << 24) | (long) values[at + 1];
-                }
-                loads.add(new MlpResult.RankLoad(r, v[0], v[1], v[2], v[3], v[4]));
-            }
-            return loads;
-        }
+        return loads;
     }
 }

@@ -1,0 +1,242 @@
+package dev.tp4j.model;
+
+import dev.tp4j.backend.Activation;
+import dev.tp4j.backend.Backend;
+import dev.tp4j.comm.Communicator;
+import dev.tp4j.io.ModelDirectory;
+import dev.tp4j.nn.ColumnParallelLinear;
+import dev.tp4j.nn.DecoderLayer;
+import dev.tp4j.nn.KvCache;
+import dev.tp4j.nn.ParallelAttention;
+import dev.tp4j.nn.ParallelLmHead;
+import dev.tp4j.nn.ParallelMlp;
+import dev.tp4j.nn.RmsNorm;
+import dev.tp4j.nn.RowParallelLinear;
+import dev.tp4j.nn.VocabParallelEmbedding;
+import dev.tp4j.tensor.DType;
+import dev.tp4j.tensor.Partition;
+import dev.tp4j.tensor.Shape;
+import dev.tp4j.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A Llama-family decoder (Llama, Mistral, Qwen2) on one rank, built from the parallel layers as vLLM's
+ * {@code llama.py} builds it:
+ * <pre>
+ *   x = embed(ids)                          vocab-parallel: one all_reduce
+ *   x = layer_i(x)  for every layer         attention and MLP: one all_reduce each
+ *   logits = lm_head(rmsnorm(x))            vocab-parallel: gathered where needed
+ * </pre>
+ * with a KV cache per layer (this rank's kv heads) preallocated for the whole generation.
+ */
+public final class DecoderModel implements AutoCloseable {
+    private final ModelConfig config;
+    private final Backend backend;
+    private final VocabParallelEmbedding embedding;
+    private final List<DecoderLayer> layers;
+    private final List<KvCache> caches;
+    private final RmsNorm finalNorm;
+    private final ParallelLmHead lmHead;
+    private final long weightBytes;
+    private final List<Tensor> weights;
+    private Tensor hidden;
+
+    private DecoderModel(ModelConfig config, Backend backend, VocabParallelEmbedding embedding, List<DecoderLayer> layers,
+                         List<KvCache> caches, RmsNorm finalNorm, ParallelLmHead lmHead, List<Tensor> weights,
+                         long weightBytes) {
+        this.config = config;
+        this.backend = backend;
+        this.embedding = embedding;
+        this.layers = layers;
+        this.caches = caches;
+        this.finalNorm = finalNorm;
+        this.lmHead = lmHead;
+        this.weights = weights;
+        this.weightBytes = weightBytes;
+    }
+
+    /**
+     * Reads this rank's shard of every tensor of {@code dir} (only its bytes) and builds the model, with
+     * KV caches for {@code capacity} positions.
+     */
+    public static DecoderModel load(ModelDirectory dir, ModelConfig config, Backend backend, Communicator comm,
+                                    int capacity) {
+        new DecoderLayout(config).check(dir);
+        return new Loader(dir, config, backend, comm).load(capacity);
+    }
+
+    /**
+     * Runs the tokens {@code ids} at positions {@code [position, position + ids.length)} through the model,
+     * their keys and values joining the caches; afterwards {@link #logits} and {@link #greedyNext} read the
+     * final hidden states.
+     */
+    public void forward(int[] ids, int position) {
+        ensureWorkspace(ids.length);
+        embedding.forward(ids, hidden);
+        for (int i = 0; i < layers.size(); i++) {
+            layers.get(i).forward(hidden, position, caches.get(i));
+        }
+        finalNorm.forward(hidden, hidden);
+    }
+
+    /** The logits of every position of the last forward, {@code [tokens, vocab]}, on every rank. */
+    public void logits(Tensor out) {
+        lmHead.logits(hidden, out);
+    }
+
+    /** The logits of the last position of the last forward, {@code [1, vocab]}, on every rank. */
+    public void lastLogits(Tensor out) {
+        lmHead.logits(lastRow(), out);
+    }
+
+    /** The greedy next token after the last forward, the same on every rank (only the winners move). */
+    public int greedyNext() {
+        return lmHead.argmax(lastRow());
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    /** Bytes of the weights this rank holds (F32 on CPU ranks). */
+    public long weightBytes() {
+        return weightBytes;
+    }
+
+    /** Bytes of this rank's KV caches. */
+    public long cacheBytes() {
+        return caches.stream().mapToLong(KvCache::bytes).sum();
+    }
+
+    private Tensor lastRow() {
+        int last = hidden.rows() - 1;
+        return hidden.slice((long) last * hidden.cols(), hidden.cols()).view(Shape.of(1, hidden.cols()));
+    }
+
+    private void ensureWorkspace(int tokens) {
+        if (hidden != null && hidden.rows() == tokens) {
+            return;
+        }
+        if (hidden != null) {
+            hidden.close();
+        }
+        hidden = backend.allocate(Shape.of(tokens, config.hiddenSize()), DType.F32);
+    }
+
+    @Override
+    public void close() {
+        if (hidden != null) {
+            hidden.close();
+        }
+        layers.forEach(DecoderLayer::close);
+        caches.forEach(KvCache::close);
+        embedding.close();
+        lmHead.close();
+        weights.forEach(Tensor::close);
+    }
+
+    /** Reads one rank's shards: rows of column-parallel weights, columns of row-parallel ones. */
+    private static final class Loader {
+        private final ModelDirectory dir;
+        private final ModelConfig config;
+        private final Backend backend;
+        private final Communicator comm;
+        private final List<Tensor> loaded = new ArrayList<>();
+        private long bytes;
+
+        Loader(ModelDirectory dir, ModelConfig config, Backend backend, Communicator comm) {
+            this.dir = dir;
+            this.config = config;
+            this.backend = backend;
+            this.comm = comm;
+        }
+
+        DecoderModel load(int capacity) {
+            List<DecoderLayer> layers = new ArrayList<>();
+            List<KvCache> caches = new ArrayList<>();
+            try {
+                int rank = comm.rank();
+                int tp = comm.worldSize();
+                HeadSharding heads = HeadSharding.of(config.numHeads(), config.numKvHeads(), tp, rank);
+                Partition vocab = new Partition(config.vocabSize(), tp);
+                Partition ffn = new Partition(config.intermediateSize(), tp);
+                int d = config.headDim();
+                float[] invFreq = RotaryFrequencies.asFloats(config);
+                Tensor embedWeight = rows(DecoderLayout.EMBED, vocab.offset(rank), vocab.count(rank));
+                VocabParallelEmbedding embedding = new VocabParallelEmbedding(backend, comm, embedWeight,
+                        config.vocabSize());
+                for (int i = 0; i < config.numLayers(); i++) {
+                    long q0 = (long) heads.firstQueryHead() * d;
+                    long qn = (long) heads.queryHeads() * d;
+                    long kv0 = (long) heads.firstKvHead() * d;
+                    long kvn = (long) heads.kvHeads() * d;
+                    RowParallelLinear o = new RowParallelLinear(backend, comm,
+                            columns(DecoderLayout.layer(i, "self_attn.o_proj.weight"), q0, qn),
+                            config.outputBias() ? whole(DecoderLayout.layer(i, "self_attn.o_proj.bias")) : null,
+                            (long) config.numHeads() * d, true);
+                    ParallelAttention attention = new ParallelAttention(backend,
+                            rows(DecoderLayout.layer(i, "self_attn.q_proj.weight"), q0, qn),
+                            config.qkvBias() ? rows(DecoderLayout.layer(i, "self_attn.q_proj.bias"), q0, qn) : null,
+                            rows(DecoderLayout.layer(i, "self_attn.k_proj.weight"), kv0, kvn),
+                            config.qkvBias() ? rows(DecoderLayout.layer(i, "self_attn.k_proj.bias"), kv0, kvn) : null,
+                            rows(DecoderLayout.layer(i, "self_attn.v_proj.weight"), kv0, kvn),
+                            config.qkvBias() ? rows(DecoderLayout.layer(i, "self_attn.v_proj.bias"), kv0, kvn) : null,
+                            o, d, invFreq);
+                    ParallelMlp mlp = new ParallelMlp(backend,
+                            column(DecoderLayout.layer(i, "mlp.up_proj"), ffn),
+                            column(DecoderLayout.layer(i, "mlp.gate_proj"), ffn),
+                            new RowParallelLinear(backend, comm,
+                                    columns(DecoderLayout.layer(i, "mlp.down_proj.weight"), ffn.offset(rank), ffn.count(rank)),
+                                    config.mlpBias() ? whole(DecoderLayout.layer(i, "mlp.down_proj.bias")) : null,
+                                    config.intermediateSize(), true),
+                            Activation.SILU);
+                    layers.add(new DecoderLayer(backend,
+                            new RmsNorm(backend, whole(DecoderLayout.layer(i, "input_layernorm.weight")), config.rmsNormEps()),
+                            attention,
+                            new RmsNorm(backend, whole(DecoderLayout.layer(i, "post_attention_layernorm.weight")),
+                                    config.rmsNormEps()),
+                            mlp));
+                    caches.add(new KvCache(backend, capacity, attention.kvWidth()));
+                }
+                RmsNorm finalNorm = new RmsNorm(backend, whole(DecoderLayout.FINAL_NORM), config.rmsNormEps());
+                // Tied embeddings: the head's rows are the embedding's rows, the same block on each rank.
+                Tensor headWeight = config.tieWordEmbeddings() ? embedWeight
+                        : rows(DecoderLayout.LM_HEAD, vocab.offset(rank), vocab.count(rank));
+                ParallelLmHead head = new ParallelLmHead(backend, comm, headWeight, config.vocabSize());
+                return new DecoderModel(config, backend, embedding, layers, caches, finalNorm, head, loaded, bytes);
+            } catch (RuntimeException e) {
+                layers.forEach(DecoderLayer::close);
+                caches.forEach(KvCache::close);
+                loaded.forEach(Tensor::close);
+                throw e;
+            }
+        }
+
+        private ColumnParallelLinear column(String prefix, Partition outputs) {
+            int rank = comm.rank();
+            Tensor w = rows(prefix + ".weight", outputs.offset(rank), outputs.count(rank));
+            Tensor b = config.mlpBias() ? rows(prefix + ".bias", outputs.offset(rank), outputs.count(rank)) : null;
+            return new ColumnParallelLinear(backend, comm, w, b, outputs.size(), false);
+        }
+
+        private Tensor rows(String name, long first, long count) {
+            return adopt(dir.file(name).readRows(name, first, count));
+        }
+
+        private Tensor columns(String name, long first, long count) {
+            return adopt(dir.file(name).readColumns(name, first, count));
+        }
+
+        private Tensor whole(String name) {
+            return adopt(dir.file(name).read(name));
+        }
+
+        private Tensor adopt(Tensor host) {
+            Tensor t = backend.adopt(host);
+            loaded.add(t);
+            bytes += t.byteSize();
+            return t;
+        }
+    }
+}

@@ -1,0 +1,22 @@
+package dev.tp4j.task.generate;
+
+import java.nio.file.Path;
+
+/**
+ * What {@code tp4j generate} was asked to do.
+ *
+ * @param promptIds   the prompt as token ids, or null when {@code promptText} is given
+ * @param promptText  the prompt as text (needs the model's tokenizer.json), or null
+ * @param temperature null for greedy decoding; otherwise sampling with {@code topK} (0 = off), {@code topP}
+ *                    (1 = off) and {@code seed} (null = a fresh one)
+ * @param logits      where rank 0 writes the prompt's logits, or null
+ * @param json        where rank 0 writes the report, or null
+ */
+public record GenerateOptions(Path model, int[] promptIds, String promptText, int maxNewTokens, boolean ignoreEos,
+                              Double temperature, int topK, double topP, Long seed, Path logits, Path json,
+                              boolean verify) {
+
+    public boolean sampling() {
+        return temperature != null;
+    }
+}

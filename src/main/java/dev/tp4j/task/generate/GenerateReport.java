@@ -1,0 +1,52 @@
+package dev.tp4j.task.generate;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.tp4j.report.Report;
+import java.util.List;
+
+/**
+ * What {@code tp4j generate} reports: rank 0 prints it ({@link GenerateReportText}) and {@code --json}
+ * writes it, both from this one record.
+ *
+ * @param tokens                the generated ids only, in order (an EOS that ended generation included)
+ * @param text                  the generated tokens decoded, when the model has a tokenizer
+ * @param loadSeconds           the slowest rank's load, from opening the directory to the model in memory
+ * @param prefillMs             the prompt's forward and the choice of the first token
+ * @param decodeMsPerToken      one token's forward and the choice of the next, averaged over the decode steps
+ * @param tokensPerSecond       decode throughput, 1000 / decodeMsPerToken
+ * @param collectivesPerDecodeStep what one decode step ran, per op (identical on every rank)
+ * @param verify                the prompt's logits against the float64 sequential model; absent without --verify
+ * @param logitsFile            where the prompt's logits were written; absent without --logits
+ */
+public record GenerateReport(boolean passed, int worldSize, String backend, String communicator, String model,
+                             String architecture, List<Integer> promptIds, List<Integer> tokens,
+                             @JsonInclude(JsonInclude.Include.NON_NULL) String text, boolean stoppedAtEos,
+                             double loadSeconds, double prefillMs, double decodeMsPerToken, double tokensPerSecond,
+                             int decodeSteps, List<Rank> ranks, List<StepCollectives> collectivesPerDecodeStep,
+                             @JsonInclude(JsonInclude.Include.NON_NULL) Verification verify,
+                             @JsonInclude(JsonInclude.Include.NON_NULL) String logitsFile) implements Report {
+
+    @Override
+    public String task() {
+        return "generate";
+    }
+
+    /**
+     * One rank's share of the model.
+     *
+     * @param weightBytes the weights it holds in memory (F32 on CPU ranks)
+     * @param storedBytes the checkpoint bytes it read (only its own)
+     * @param cacheBytes  its KV cache, preallocated for prompt + new tokens
+     */
+    public record Rank(int rank, long weightBytes, long storedBytes, long cacheBytes, double loadSeconds,
+                       long collectivesPerDecodeStep) {
+    }
+
+    /** One kind of collective in a decode step: how many and how many bytes each step moves. */
+    public record StepCollectives(String op, double count, double bytes) {
+    }
+
+    /** The prompt's logits against the float64 model: the largest difference and the bound it must stay within. */
+    public record Verification(double maxAbsDiff, double maxBound, double worstDiffOverBound, boolean passed) {
+    }
+}

@@ -1,0 +1,49 @@
+package dev.tp4j.task.generate;
+
+import dev.tp4j.comm.TrafficReport;
+import java.io.PrintStream;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+/** The human form of a {@link GenerateReport}: what rank 0 prints after the streamed tokens. */
+public final class GenerateReportText {
+    private GenerateReportText() {
+    }
+
+    public static void print(GenerateReport r, PrintStream out) {
+        out.printf(Locale.ROOT, "tp4j generate: %d %s, %s%n", r.worldSize(), r.worldSize() == 1 ? "rank" : "ranks",
+                r.architecture());
+        out.println("  model: " + r.model());
+        out.println("  compute: " + r.backend());
+        out.println("  collectives: " + r.communicator());
+        out.printf(Locale.ROOT, "  prompt: %d tokens; generated %d%s%n", r.promptIds().size(), r.tokens().size(),
+                r.stoppedAtEos() ? " (stopped at EOS)" : "");
+        out.println();
+        out.println("Each rank holds only its shard");
+        out.printf(Locale.ROOT, "  %-5s %-12s %-12s %-12s %s%n", "rank", "weights", "read", "kv cache", "load");
+        for (GenerateReport.Rank k : r.ranks()) {
+            out.printf(Locale.ROOT, "  %-5d %-12s %-12s %-12s %.3f s%n", k.rank(), TrafficReport.bytes(k.weightBytes()),
+                    TrafficReport.bytes(k.storedBytes()), TrafficReport.bytes(k.cacheBytes()), k.loadSeconds());
+        }
+        out.println();
+        out.printf(Locale.ROOT, "Load %.3f s; prefill %.2f ms; decode %.2f ms/token over %d steps (%.1f tokens/s)%n",
+                r.loadSeconds(), r.prefillMs(), r.decodeMsPerToken(), r.decodeSteps(), r.tokensPerSecond());
+        out.println("Collectives per decode step: " + (r.collectivesPerDecodeStep().isEmpty() ? "none"
+                : r.collectivesPerDecodeStep().stream()
+                .map(c -> String.format(Locale.ROOT, "%s %s, %s", fmt(c.count()), c.op(), TrafficReport.bytes((long) c.bytes())))
+                .collect(Collectors.joining("; "))));
+        if (r.verify() != null) {
+            GenerateReport.Verification v = r.verify();
+            out.printf(Locale.ROOT, "Verify the prompt's logits against the float64 sequential model: max |Δ| %.2e, "
+                    + "bound %.2e, worst |Δ|/bound %.3f: %s%n", v.maxAbsDiff(), v.maxBound(), v.worstDiffOverBound(),
+                    v.passed() ? "ok" : "FAIL");
+        }
+        if (r.logitsFile() != null) {
+            out.println("Logits of the prompt: " + r.logitsFile());
+        }
+    }
+
+    private static String fmt(double count) {
+        return count == Math.rint(count) ? Long.toString((long) count) : String.format(Locale.ROOT, "%.2f", count);
+    }
+}
