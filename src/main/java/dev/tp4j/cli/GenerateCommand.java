@@ -119,8 +119,8 @@ public final class GenerateCommand implements Callable<Integer>, Preflight {
     }
 
     @Override
-    public void preflight() {
-        GenerateRun.checkInputs(options());
+    public void preflight(int worldSize) {
+        GenerateRun.checkInputs(options()).checkTensorParallel(worldSize);
     }
 
     @Override

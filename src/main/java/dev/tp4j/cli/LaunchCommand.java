@@ -113,9 +113,6 @@ public final class LaunchCommand implements Callable<Integer> {
             }
             return Main.EXIT_OK;
         }
-        if (taskParse.commandSpec().userObject() instanceof Preflight files) {
-            files.preflight(); // bad input: one line from here, not one per worker
-        }
         // 2. The launch options.
         if (masterPort != null && (masterPort < 1 || masterPort > 65535)) {
             throw new BadInputException("--master-port " + masterPort + " is outside 1..65535");
@@ -129,6 +126,9 @@ public final class LaunchCommand implements Callable<Integer> {
                 ? Backends.select(asked, null) : Backends.select(asked, CudaAvailability.get());
         BackendChoice chosen = selection.resolved();
         int nproc = procsPerNode(chosen);
+        if (taskParse.commandSpec().userObject() instanceof Preflight files) {
+            files.preflight(nproc * nnodes); // bad input: one line from here, not one per worker
+        }
         transportAsked.checkBeforeLaunch(chosen,
                 chosen == BackendChoice.cuda || transportAsked == TransportChoice.nccl ? CudaAvailability.get() : null,
                 nproc, nnodes);

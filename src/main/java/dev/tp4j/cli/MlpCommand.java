@@ -86,7 +86,7 @@ public final class MlpCommand implements Callable<Integer>, Preflight {
     }
 
     @Override
-    public void preflight() {
+    public void preflight(int worldSize) {
         MlpRun.checkInputs(options());
     }
 

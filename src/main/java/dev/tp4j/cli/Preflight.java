@@ -6,5 +6,6 @@ package dev.tp4j.cli;
  * and exit 2 from the launcher, not the same message from every rank. Must only read.
  */
 interface Preflight {
-    void preflight();
+    /** @param worldSize the ranks the job will have (the launcher's nodes × workers per node) */
+    void preflight(int worldSize);
 }

@@ -11,6 +11,7 @@ import dev.tp4j.io.SafetensorsWriter;
 import dev.tp4j.model.DecoderLayout;
 import dev.tp4j.model.DecoderModel;
 import dev.tp4j.model.Generator;
+import dev.tp4j.model.HeadSharding;
 import dev.tp4j.model.ModelConfig;
 import dev.tp4j.model.Sampler;
 import dev.tp4j.tensor.Shape;
@@ -42,6 +43,10 @@ public final class GenerateRun {
 
     /** The prompt as ids and the model's config, checked against each other. */
     public record Inputs(ModelConfig config, int[] promptIds) {
+        /** Refuses a tp the attention heads cannot be split over, naming the tp values that work. */
+        public void checkTensorParallel(int tp) {
+            HeadSharding.of(config.numHeads(), config.numKvHeads(), tp, 0);
+        }
     }
 
     /**
