@@ -92,7 +92,7 @@ public final class BenchCommand implements Callable<Integer>, Preflight {
 
     /** Earlier runs' results, read before any worker starts (a bad file is one line, exit 2). */
     @Override
-    public void preflight(int worldSize) {
+    public void preflight(int worldSize, boolean gpuRanks) {
         earlierResults();
     }
 

@@ -1,5 +1,6 @@
 package dev.tp4j.cli;
 
+import dev.tp4j.BadInputException;
 import dev.tp4j.report.ReportJson;
 import dev.tp4j.runtime.Worker;
 import dev.tp4j.task.generate.GenerateOptions;
@@ -119,7 +120,10 @@ public final class GenerateCommand implements Callable<Integer>, Preflight {
     }
 
     @Override
-    public void preflight(int worldSize) {
+    public void preflight(int worldSize, boolean gpuRanks) {
+        if (gpuRanks) {
+            throw new BadInputException(GenerateRun.NO_GPU_KERNELS);
+        }
         GenerateRun.checkInputs(options()).checkTensorParallel(worldSize);
     }
 

@@ -127,7 +127,7 @@ public final class LaunchCommand implements Callable<Integer> {
         BackendChoice chosen = selection.resolved();
         int nproc = procsPerNode(chosen);
         if (taskParse.commandSpec().userObject() instanceof Preflight files) {
-            files.preflight(nproc * nnodes); // bad input: one line from here, not one per worker
+            files.preflight(nproc * nnodes, chosen == BackendChoice.cuda); // bad input: one line from here, not one per worker
         }
         transportAsked.checkBeforeLaunch(chosen,
                 chosen == BackendChoice.cuda || transportAsked == TransportChoice.nccl ? CudaAvailability.get() : null,

@@ -86,7 +86,7 @@ public final class MlpCommand implements Callable<Integer>, Preflight {
     }
 
     @Override
-    public void preflight(int worldSize) {
+    public void preflight(int worldSize, boolean gpuRanks) {
         MlpRun.checkInputs(options());
     }
 

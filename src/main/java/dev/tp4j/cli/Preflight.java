@@ -6,6 +6,9 @@ package dev.tp4j.cli;
  * and exit 2 from the launcher, not the same message from every rank. Must only read.
  */
 interface Preflight {
-    /** @param worldSize the ranks the job will have (the launcher's nodes × workers per node) */
-    void preflight(int worldSize);
+    /**
+     * @param worldSize the ranks the job will have (the launcher's nodes × workers per node)
+     * @param gpuRanks  whether the ranks will compute on CUDA devices
+     */
+    void preflight(int worldSize, boolean gpuRanks);
 }

@@ -28,6 +28,10 @@ import java.util.List;
 public final class GenerateRun {
     private static final int ROOT = 0;
 
+    /** Why GPU ranks cannot run generate yet, for the refusal (exit 2). */
+    public static final String NO_GPU_KERNELS = "generate runs on CPU ranks only so far: the GPU kernels for the "
+            + "embedding, RMSNorm, rotary embedding and attention are not written yet; use --backend cpu";
+
     private final Backend backend;
     private final Communicator comm;
     private final GenerateOptions options;
@@ -90,8 +94,7 @@ public final class GenerateRun {
     /** Runs on every rank together; the report is complete on rank 0 (other ranks get theirs, less the gathered parts). */
     public GenerateReport run() {
         if (!backend.hasDecoderOps()) {
-            throw new BadInputException("generate: " + backend.describe() + " has no decoder kernels yet (embedding, "
-                    + "RMSNorm, rotary, attention); run it on CPU ranks with --backend cpu");
+            throw new BadInputException(NO_GPU_KERNELS + " (" + backend.describe() + ")");
         }
         Inputs inputs = checkInputs(options);
         ModelConfig config = inputs.config();
