@@ -307,8 +307,8 @@ def worker(rank, a, cfg, prompt, port):
             bytes_per_rank = [int(s) for s in sizes]
         else:
             bytes_per_rank = [shard.weight_bytes]
-        for _ in range(a.warmup):
-            generate(shard, prompt[:8], 3, a.tp)
+        for _ in range(a.warmup):  # the same prompt and two decode steps, so no timed call is a first one
+            generate(shard, prompt, 3, a.tp)
             shard.reset()
         shard.collectives = 0
         tokens, prefill, steps, full = generate(shard, prompt, a.new_tokens, a.tp, want_logits=bool(a.logits))
@@ -351,7 +351,8 @@ def main():
     p.add_argument("--prompt-seed", type=int, default=0)
     p.add_argument("--new-tokens", type=int, default=32)
     p.add_argument("--threads", type=int, default=0, help="threads per rank (default: cores / tp)")
-    p.add_argument("--warmup", type=int, default=1, help="untimed short generations before the timed one")
+    p.add_argument("--warmup", type=int, default=1,
+                   help="untimed runs (the prompt's prefill and two decode steps) before the timed one")
     p.add_argument("--logits", default=None, help="write the prompt's logits [prompt_len, vocab] (.npy, F32)")
     a = p.parse_args()
     cfg = json.load(open(os.path.join(a.model_dir, "config.json")))
