@@ -18,10 +18,16 @@ heads only).
 
 Prints one JSON line on rank 0: load_s (open to weights ready, slowest rank), prefill_ms (the prompt's
 forward and its first token), decode_ms_per_token (median over the following steps; the mean beside it),
-tokens_per_second, the bytes of weights each rank holds, and the tokens. Needs only torch (and numpy for
---logits): safetensors files are read here through mmap.
+tokens_per_second, the bytes of weights each rank holds, the BLAS in use, and the tokens; all timings
+follow --warmup untimed runs of the same prompt. Needs only torch (and numpy for --logits): safetensors
+files are read here through mmap.
+
+Debian's python3-torch sends its GEMMs to whatever libblas.so.3 is installed, which is the slow
+reference BLAS unless OpenBLAS is: `apt-get install libopenblas0-pthread` before comparing with tp4j
+(the script warns when it finds the reference BLAS, and reports the library in "blas").
 """
 import argparse
+import ctypes
 import json
 import math
 import mmap
@@ -262,6 +268,27 @@ class Shard:
             L["v_cache"].zero_()
 
 
+def blas(threads):
+    """The BLAS library torch's GEMMs go to (Debian's torch is built with BLAS_INFO=generic: whatever
+    libblas.so.3 the alternatives point to), with OpenBLAS held to `threads` threads: torch.set_num_threads
+    does not reach it, and tp ranks each running all cores' worth of BLAS threads would oversubscribe."""
+    libs = sorted({line.split()[-1] for line in open("/proc/self/maps")
+                   if "blas" in line.lower() and ".so" in line and "lapack" not in line.lower()})
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        if hasattr(lib, "openblas_set_num_threads"):
+            lib.openblas_set_num_threads(threads)
+    name = " ".join(os.path.basename(os.path.realpath(p)) for p in libs) or "none found"
+    if libs and all("openblas" not in p and "mkl" not in p and "blis" not in p for p in libs):
+        print("torch_llama_decode.py: torch's BLAS is %s, the reference BLAS: GEMMs will be far slower than "
+              "tp4j's OpenBLAS; for a fair comparison: apt-get install libopenblas0-pthread" % name,
+              file=sys.stderr)
+    return ", ".join(sorted({os.path.realpath(p) for p in libs})) or "none found"
+
+
 def barrier(tp):
     if tp > 1:
         dist.barrier()
@@ -290,7 +317,9 @@ def generate(shard, prompt, new_tokens, tp, want_logits=False):
 def worker(rank, a, cfg, prompt, port):
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
-    torch.set_num_threads(a.threads or max(1, (os.cpu_count() or 1) // a.tp))
+    threads = a.threads or max(1, (os.cpu_count() or 1) // a.tp)
+    torch.set_num_threads(threads)
+    blas_name = blas(threads)
     if a.tp > 1:
         dist.init_process_group("gloo", rank=rank, world_size=a.tp)
     with torch.no_grad():  # not inference_mode: gloo's all_gather writes its outputs outside it
@@ -321,7 +350,7 @@ def worker(rank, a, cfg, prompt, port):
         print(json.dumps({
             "runtime": "pytorch %s eager, float32, gloo" % torch.__version__,
             "model": os.path.abspath(a.model_dir), "architecture": cfg["architectures"][0],
-            "tp": a.tp, "threads_per_rank": torch.get_num_threads(),
+            "tp": a.tp, "threads_per_rank": torch.get_num_threads(), "blas": blas_name,
             "prompt_len": len(prompt), "new_tokens": a.new_tokens, "warmup_runs": a.warmup,
             "load_s": round(load, 4), "prefill_ms": round(prefill * 1e3, 3),
             "decode_ms_per_token": round(decode * 1e3, 3),
