@@ -17,7 +17,9 @@ trap 'rm -rf "$tmp"' EXIT
 gen() { local name=$1; shift; "$py" interop/torch_llama.py "$out/$name" "$@"; echo "$name: $*" >> "$out/README.txt"; }
 rm -rf "$out"; mkdir -p "$out"
 cat > "$out/README.txt" <<EOF
-Made by interop/make-llama-fixtures.sh with PyTorch $("$py" -c 'import torch; print(torch.__version__)') and safetensors $("$py" -c 'import safetensors; print(safetensors.__version__)').
+Made by interop/make-llama-fixtures.sh with PyTorch $("$py" -c 'import torch; print(torch.__version__)') and safetensors $("$py" -c 'import safetensors; print(safetensors.__version__)'),
+float64 GEMMs through $("$py" -c 'import torch, os; print(" ".join(sorted({os.path.realpath(l.split()[-1]) for l in open("/proc/self/maps") if "blas" in l.lower() and ".so" in l and "lapack" not in l.lower()})))').
+Another BLAS changes the float64 outputs in their last digits (about 1e-14); the model files stay bit for bit.
 Each directory is a Hugging Face model directory (config.json, generation_config.json unless noted,
 model.safetensors or model-0000i-of-0000n.safetensors + model.safetensors.index.json) plus the float64
 reference of interop/torch_llama.py over the stored weights:
@@ -28,6 +30,19 @@ reference of interop/torch_llama.py over the stored weights:
                         greedy_tokens_until_eos (where a run without --ignore-eos stops, EOS included),
                         min_top2_gap, supported_tp, sensitivity_max_abs_diff (how far the prompt's logits
                         move when one semantic is broken), seed and arguments.
+Notes for tests:
+  - Heads split by tp: q/k/v rows of head h are h*head_dim .. (h+1)*head_dim-1; query head h uses kv head
+    h / (heads / kv_heads) (transformers' repeat_kv). supported_tp lists the tp values that fit.
+  - llama: max_position_embeddings 32, so its 6-token prompt with --max-new-tokens 27 or more must exit 2.
+  - mistral: sliding_window 64 > every sequence here; with --max-new-tokens 60 (5 + 60 > 64) it must exit 2.
+    It has no generation_config.json: its EOS id comes from config.json.
+  - qwen2: sliding_window 8 is shorter than its sequence, but use_sliding_window is false, so transformers
+    ignores it (Qwen2Config sets sliding_window to None): it must run, not exit 2.
+  - llama3 and mistral stop early without --ignore-eos (greedy_tokens_until_eos, EOS included, as
+    transformers' generate returns it); llama and qwen2 never meet their EOS ids.
+  - bf16/f16 fixtures: the float64 reference runs over the stored values upcast exactly.
+  - A float32 tensor-parallel decode with a KV cache (bench/torch_llama_decode.py, checked by
+    interop/check_llama_fixtures.py) reproduces every greedy token and the prompt's logits within 4e-6.
 Arguments:
 EOF
 common="--layers 2 --min-gap 0.1 --min-distinct 4"
