@@ -25,11 +25,13 @@ fp32 computations approximate.
 
 Random weights use scales chosen so that a tiny model gives well separated logits (Hugging Face's
 init, normal std 0.02, makes all logits of a tiny model nearly equal, so greedy tokens would hinge on
-rounding): every Linear weight ~ N(0, 1/fan_in) (std 1/sqrt(in_features)), the embedding ~ N(0, 1),
+rounding): every Linear weight ~ N(0, 1/fan_in) (std 1/sqrt(in_features)), the embedding ~ N(0, 1)
+untied or N(0, 0.2^2) tied (a tied head over a large embedding just predicts the token it was fed),
 RMSNorm weights ~ N(1, 0.2^2) (not all ones, so a missing norm weight shows), Qwen2's q/k/v biases
 ~ N(0, 0.5^2), an untied lm_head ~ N(0, 4/hidden) (std 2/sqrt(hidden): logits of a few units). Seeds
-are tried from --seed upwards until every greedy step's top-1 logit beats its top-2 by --min-gap, so
-fp32 rounding in tp4j cannot flip a greedy token; the seed used is recorded.
+are tried from --seed upwards until every greedy step's top-1 logit beats its top-2 by --min-gap (and
+the greedy run has --min-distinct different tokens), so fp32 rounding in tp4j cannot flip a greedy
+token; the seed used is recorded.
 """
 import argparse
 import json
