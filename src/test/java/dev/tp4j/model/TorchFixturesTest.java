@@ -1,0 +1,112 @@
+package dev.tp4j.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tp4j.backend.cpu.CpuBackend;
+import dev.tp4j.io.ModelDirectory;
+import dev.tp4j.io.SafetensorsFile;
+import dev.tp4j.tensor.DType;
+import dev.tp4j.tensor.Shape;
+import dev.tp4j.tensor.Tensor;
+import dev.tp4j.testing.InMemoryGroup;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Whole models made by PyTorch (interop/torch_llama.py: Llama F32 untied with split and replicated kv
+ * heads; Llama 3 BF16 tied, sharded, with llama3 rope scaling and an explicit head_dim; Mistral F16
+ * sharded; Qwen2 BF16 tied with q/k/v biases and one kv head), at every tp from 1 to 4 the heads allow:
+ * the greedy tokens are PyTorch's float64 ones, with and without EOS, and every rank agrees.
+ */
+class TorchFixturesTest {
+    private static final Path MODELS = Path.of("src/test/resources/models");
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    static Stream<Arguments> fixturesAndTp() throws IOException {
+        List<Arguments> out = new ArrayList<>();
+        for (String name : List.of("llama", "llama3", "mistral", "qwen2")) {
+            JsonNode expected = JSON.readTree(MODELS.resolve(name).resolve("expected.json").toFile());
+            for (JsonNode tp : expected.get("supported_tp")) {
+                if (tp.asInt() <= 4) {
+                    out.add(Arguments.of(name, tp.asInt()));
+                }
+            }
+        }
+        return out.stream();
+    }
+
+    private static int[] ints(JsonNode array) {
+        return StreamSupport.stream(array.spliterator(), false).mapToInt(JsonNode::asInt).toArray();
+    }
+
+    @ParameterizedTest(name = "{0} at tp {1}")
+    @MethodSource("fixturesAndTp")
+    void greedyTokensArePyTorchsWithAndWithoutEos(String name, int tp) throws Exception {
+        Path model = MODELS.resolve(name);
+        JsonNode expected = JSON.readTree(model.resolve("expected.json").toFile());
+        int[] prompt = ints(expected.get("prompt_ids"));
+        int newTokens = expected.get("max_new_tokens").asInt();
+        List<int[][]> results = InMemoryGroup.run(tp, comm -> {
+            try (CpuBackend backend = new CpuBackend(1); ModelDirectory dir = ModelDirectory.open(model)) {
+                ModelConfig config = ModelConfig.read(dir);
+                int[][] tokens = new int[2][];
+                for (int i = 0; i < 2; i++) {
+                    boolean ignoreEos = i == 0;
+                    try (DecoderModel m = DecoderModel.load(dir, config, backend, comm, prompt.length + newTokens)) {
+                        tokens[i] = new Generator(m, backend, comm).run(prompt, new Generator.Settings(newTokens,
+                                ignoreEos, null, config.eosTokenIds(), false), id -> { }).tokens();
+                    }
+                }
+                return tokens;
+            }
+        });
+        for (int[][] r : results) {
+            assertArrayEquals(ints(expected.get("greedy_tokens")), r[0], name + " --ignore-eos");
+            assertArrayEquals(ints(expected.get("greedy_tokens_until_eos")), r[1], name + " stopping at EOS");
+        }
+    }
+
+    @ParameterizedTest(name = "{0} at tp {1}")
+    @MethodSource("fixturesAndTp")
+    void promptLogitsAreWithinFloat32RoundingOfPyTorchsFloat64(String name, int tp) throws Exception {
+        Path model = MODELS.resolve(name);
+        JsonNode expected = JSON.readTree(model.resolve("expected.json").toFile());
+        int[] prompt = ints(expected.get("prompt_ids"));
+        float[] logits = InMemoryGroup.run(tp, comm -> {
+            try (CpuBackend backend = new CpuBackend(1); ModelDirectory dir = ModelDirectory.open(model)) {
+                ModelConfig config = ModelConfig.read(dir);
+                try (DecoderModel m = DecoderModel.load(dir, config, backend, comm, prompt.length);
+                     Tensor out = Tensor.allocateHost(Shape.of(prompt.length, config.vocabSize()), DType.F32)) {
+                    m.forward(prompt, 0);
+                    m.logits(out);
+                    return out.toFloatArray();
+                }
+            }
+        }).get(0);
+        double[] reference;
+        try (SafetensorsFile f = SafetensorsFile.open(model.resolve("expected.safetensors"));
+             Tensor t = f.read("logits")) {
+            reference = new double[logits.length];
+            float[] r = t.toFloatArray();
+            for (int i = 0; i < r.length; i++) {
+                reference[i] = r[i];
+            }
+        }
+        double worst = 0;
+        for (int i = 0; i < logits.length; i++) {
+            worst = Math.max(worst, Math.abs(logits[i] - reference[i]));
+        }
+        double scale = expected.get("max_abs_logit").asDouble();
+        assertTrue(worst < 1e-5 * scale + 1e-6, name + " tp " + tp + ": max |Δ| " + worst);
+    }
+}
