@@ -1,6 +1,7 @@
 package dev.tp4j.backend.cuda;
 
 import static org.bytedeco.cuda.global.cublas.CUBLAS_DEFAULT_MATH;
+import static org.bytedeco.cuda.global.cublas.CUBLAS_GEMM_DEFAULT;
 import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_N;
 import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_T;
 import static org.bytedeco.cuda.global.cublas.CUBLAS_TF32_TENSOR_OP_MATH;
@@ -11,6 +12,9 @@ import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Device;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.Set;
 import org.bytedeco.cuda.cublas.cublasContext;
 import org.bytedeco.cuda.cudart.CUmemPoolHandle_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
@@ -48,6 +52,8 @@ public final class CudaBackend implements Backend {
     private final CudaKernels kernels;
     private final FloatPointer one = new FloatPointer(1).put(1f);
     private final FloatPointer zero = new FloatPointer(1).put(0f);
+    /** Per half dtype, the rounded copy of a GEMM's x (grown, never shrunk). */
+    private final Map<DType, Tensor> halfScratch = new EnumMap<>(DType.class);
     private boolean closed;
 
     /**
@@ -164,14 +170,12 @@ public final class CudaBackend implements Backend {
     @Override
     public void linear(Tensor x, Tensor w, Tensor bias, Tensor y) {
         requireHere(x);
-        requireHere(w);
+        requireWeight(w);
         requireHere(y);
-        int m = x.rows();
-        int k = x.cols();
-        int n = w.rows();
-        if (w.cols() != k || y.rows() != m || y.cols() != n) {
-            throw new IllegalArgumentException("linear: x" + x.shape() + " · w" + w.shape() + "ᵀ → y" + y.shape());
-        }
+        GemmCall call = GemmCall.of(x, w, y);
+        int m = call.m();
+        int n = call.n();
+        int k = call.k();
         if (m == 0 || n == 0) {
             return;
         }
@@ -191,13 +195,66 @@ public final class CudaBackend implements Backend {
             }
             return;
         }
-        // cublasSgemm's matrices are typed float*: float-positioned pointers (DevicePointers.floats).
-        String gemm = "cublasSgemm(" + m + "x" + n + "x" + k + (tf32 ? ", TF32" : "") + ")";
+        String gemm = call.describe(w.dtype(), tf32);
+        if (!call.convertX()) {
+            // cublasSgemm's matrices are typed float*: float-positioned pointers (DevicePointers.floats).
+            String before = calls.lastQueued;
+            calls.lastQueued = gemm;
+            Cuda.checkBlas(cublas.cublasSgemm_v2(handle, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, one,
+                    DevicePointers.floats(w), call.ldw(), DevicePointers.floats(x), call.ldx(), beta,
+                    DevicePointers.floats(y), call.ldy()), gemm, before);
+            return;
+        }
+        // Half-precision weights: x rounded into a contiguous [m, k] copy of w's dtype (reused: the GEMM that
+        // reads it is queued before any later conversion can overwrite it), then cublasGemmEx, whose matrices
+        // and scalars are void*: byte-positioned pointers; alpha and beta are floats (CUBLAS_COMPUTE_32F).
+        Tensor xh = halfScratch(w.dtype(), (long) m * k).slice(0, (long) m * k);
+        launch(CudaKernels.F32_TO_HALF, x, (long) m * k, CudaKernels.ptr(x), CudaKernels.i32(x.rowStride()),
+                CudaKernels.ptr(xh), CudaKernels.i32(m), CudaKernels.i32(k),
+                CudaKernels.i32(CudaKernels.halfFormat(w.dtype())));
         String before = calls.lastQueued;
         calls.lastQueued = gemm;
-        Cuda.checkBlas(cublas.cublasSgemm_v2(handle, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, one,
-                DevicePointers.floats(w), w.rowStride(), DevicePointers.floats(x), x.rowStride(), beta,
-                DevicePointers.floats(y), y.rowStride()), gemm, before);
+        Cuda.checkBlas(cublas.cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, one,
+                DevicePointers.bytes(w), call.aType(), call.ldw(), DevicePointers.bytes(xh), call.bType(), call.ldx(),
+                beta, DevicePointers.bytes(y), call.cType(), call.ldy(), call.computeType(), CUBLAS_GEMM_DEFAULT),
+                gemm, before);
+    }
+
+    @Override
+    public Set<DType> weightDTypes() {
+        return Set.of(DType.F32, DType.BF16, DType.F16);
+    }
+
+    /**
+     * F32 weights as {@link #adopt}; BF16/F16 weights copied to the device in F32 and rounded there into a
+     * tensor of {@code storage} (the F32 copy freed in stream order), so that weights read from a
+     * half-precision checkpoint take the device memory of their own dtype.
+     */
+    @Override
+    public Tensor adoptWeight(Tensor host, DType storage) {
+        if (storage == DType.F32) {
+            return adopt(host);
+        }
+        try (host) {
+            if (!weightDTypes().contains(storage)) {
+                throw new IllegalArgumentException("weights in " + storage + ": the CUDA backend keeps F32, BF16 or F16");
+            }
+            if (host.dtype() != DType.F32) {
+                throw new IllegalArgumentException("adoptWeight takes a host F32 tensor, not " + host);
+            }
+            current();
+            Tensor stored = tensors.allocate(host.shape(), storage);
+            if (host.numel() > 0) {
+                try (Tensor f32 = tensors.adopt(host)) {
+                    int rows = DeviceCopies.rows(f32);
+                    int cols = DeviceCopies.cols(f32);
+                    launch(CudaKernels.F32_TO_HALF, f32, f32.numel(), CudaKernels.ptr(f32), CudaKernels.i32(cols),
+                            CudaKernels.ptr(stored), CudaKernels.i32(rows), CudaKernels.i32(cols),
+                            CudaKernels.i32(CudaKernels.halfFormat(storage)));
+                }
+            }
+            return stored;
+        }
     }
 
     @Override
@@ -264,6 +321,10 @@ public final class CudaBackend implements Backend {
         } catch (CudaException e) {
             first = e;
         }
+        for (Tensor t : halfScratch.values()) {
+            t.close();
+        }
+        halfScratch.clear();
         try {
             kernels.close();
         } catch (CudaException e) {
@@ -315,6 +376,27 @@ public final class CudaBackend implements Backend {
         if (t.dtype() != DType.F32) {
             throw new IllegalArgumentException(t + ": the CUDA backend computes in F32");
         }
+    }
+
+    private void requireWeight(Tensor w) {
+        if (!w.device().equals(device)) {
+            throw new IllegalArgumentException(w + " is not on " + device + " (this rank's device)");
+        }
+        if (!weightDTypes().contains(w.dtype())) {
+            throw new IllegalArgumentException(w + ": the CUDA backend's weights are F32, BF16 or F16");
+        }
+    }
+
+    private Tensor halfScratch(DType dtype, long numel) {
+        Tensor t = halfScratch.get(dtype);
+        if (t == null || t.numel() < numel) {
+            if (t != null) {
+                t.close();
+            }
+            t = tensors.allocate(Shape.of(numel), dtype);
+            halfScratch.put(dtype, t);
+        }
+        return t;
     }
 
     private static void checkBias(Tensor bias, int cols) {

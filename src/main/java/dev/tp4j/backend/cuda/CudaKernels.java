@@ -40,11 +40,11 @@ final class CudaKernels implements AutoCloseable {
     static final String FILL = "tp4j_fill";
     static final String BF16_TO_F32 = "tp4j_bf16_to_f32";
     static final String F16_TO_F32 = "tp4j_f16_to_f32";
-    static final String F32_TO_BF16 = "tp4j_f32_to_bf16";
+    static final String F32_TO_HALF = "tp4j_f32_to_half";
 
     /** Every kernel name this class launches (a CPU test checks each is declared in the sources). */
     static final List<String> LAUNCHED = List.of(BROADCAST_ROWS, ADD_BIAS, ACTIVATE, GATED_ACTIVATE, FILL,
-            BF16_TO_F32, F16_TO_F32, F32_TO_BF16);
+            BF16_TO_F32, F16_TO_F32, F32_TO_HALF);
 
     private static final int BLOCK = 256;
     private static final int MAX_BLOCKS = 65535;
@@ -66,6 +66,18 @@ final class CudaKernels implements AutoCloseable {
                 return 3;
             default:
                 throw new IllegalArgumentException("no CUDA kernel for activation " + act);
+        }
+    }
+
+    /** The {@code format} argument of {@code tp4j_f32_to_half} for a half-precision dtype. */
+    static int halfFormat(dev.tp4j.tensor.DType dtype) {
+        switch (dtype) {
+            case BF16:
+                return 0;
+            case F16:
+                return 1;
+            default:
+                throw new IllegalArgumentException("no half-precision format for " + dtype);
         }
     }
 

@@ -180,6 +180,53 @@ class CudaBackendGpuTest {
         }
     }
 
+    /**
+     * BF16/F16 weights (adoptWeight) through cublasGemmEx: x rounded to the weights' dtype on the device,
+     * products accumulated in F32. Against float64 on the rounded inputs the bound is fp32's
+     * {@code γ_{k+1}·Σ|x̂·ŵ|}; the rounding itself is checked by comparing with Java's round-to-nearest-even.
+     */
+    @ParameterizedTest(name = "{0} window={1}")
+    @CsvSource({"BF16, false", "BF16, true", "F16, false", "F16, true"})
+    void halfPrecisionWeightsMatchFloat64OnTheRoundedInputs(DType half, boolean window) {
+        int m = 9;
+        int n = 70;
+        int k = 1000;
+        Random rnd = new Random(half.ordinal() * 7L + (window ? 1 : 0));
+        float[] x = random(rnd, m * k, 1);
+        float[] w = random(rnd, n * k, 1 / Math.sqrt(k));
+        float[] bias = random(rnd, n, 1);
+        java.util.function.DoubleUnaryOperator round = half == DType.BF16
+                ? v -> dev.tp4j.io.BFloat16.toFloat(dev.tp4j.io.BFloat16.fromFloat((float) v))
+                : v -> dev.tp4j.io.Float16.toFloat(dev.tp4j.io.Float16.fromFloat((float) v));
+        int extra = window ? 5 : 0;
+        try (Tensor xWide = fp32.allocate(Shape.of(m, k + extra), DType.F32);
+             Tensor wt = fp32.adoptWeight(Tensor.hostOf(Shape.of(n, k), w), half);
+             Tensor bt = fp32.allocate(Shape.of(n), DType.F32);
+             Tensor y = fp32.allocate(Shape.of(m, n), DType.F32)) {
+            assertTrue(wt.dtype() == half, wt.toString());
+            Tensor xt = window ? xWide.narrowColumns(extra, k) : xWide;
+            fp32.copyFromHost(x, xt);
+            fp32.copyFromHost(bias, bt);
+            fp32.linear(xt, wt, bt, y);
+            float[] got = fp32.copyToHost(y);
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < n; j++) {
+                    double ref = bias[j];
+                    double abs = Math.abs(bias[j]);
+                    for (int p = 0; p < k; p++) {
+                        double prod = round.applyAsDouble(x[i * k + p]) * round.applyAsDouble(w[j * k + p]);
+                        ref += prod;
+                        abs += Math.abs(prod);
+                    }
+                    double bound = gamma(k + 1) * abs + Float.MIN_NORMAL;
+                    double err = Math.abs(got[i * n + j] - ref);
+                    assertTrue(err <= bound, half + " y[" + i + "," + j + "] = " + got[i * n + j] + ", float64 on the "
+                            + "rounded inputs " + ref + ", error " + err + " > bound " + bound);
+                }
+            }
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(Activation.class)
     void activationsMatchFloat64(Activation act) {
