@@ -251,15 +251,22 @@ fi
 # `timeout` runs programs, not shell functions: every step spells its command out.
 launch=("$tp4j" launch "${backend[@]}" --nproc-per-node)
 
-# verify against float64: tp 1 over NCCL; tp 2 (uneven shards) and 4 sharing the one GPU over TCP.
+# verify against float64: tp 1 over NCCL (F32, and BF16 weights within BF16's bounds); tp 2 (uneven
+# shards) and 4 sharing the one GPU over TCP.
 step verify-tp1 60 "${launch[@]}" 1 "${nccl[@]}" verify --json "$parts/verify-tp1.json"
 step verify-tp1-gated 60 "${launch[@]}" 1 "${nccl[@]}" verify --activation silu --gated --json "$parts/verify-tp1-gated.json"
+if [ $dry -eq 1 ]; then
+  skip verify-tp1-bf16 "bf16 needs the CUDA backend"
+else
+  step verify-tp1-bf16 60 "${launch[@]}" 1 "${nccl[@]}" verify --dtype bf16 --json "$parts/verify-tp1-bf16.json"
+fi
 step verify-tp2 90 "${launch[@]}" 2 "${tcp[@]}" verify --hidden 1000 --ffn 3001 --json "$parts/verify-tp2.json"
 step verify-tp4 90 "${launch[@]}" 4 "${tcp[@]}" verify --json "$parts/verify-tp4.json"
 merge verify.json tp1_nccl=verify-tp1.json tp1_nccl_gated_silu=verify-tp1-gated.json \
-  tp2_tcp=verify-tp2.json tp4_tcp=verify-tp4.json
+  tp1_nccl_bf16=verify-tp1-bf16.json tp2_tcp=verify-tp2.json tp4_tcp=verify-tp4.json
 
-# mlp on the PyTorch-made Llama-style BF16 checkpoint, checked against float64.
+# mlp on the PyTorch-made Llama-style BF16 checkpoint, checked against float64 (--dtype auto: the weights
+# stay BF16 on GPU ranks).
 fixture="$work/tests/interop/llama_bf16_silu_gated"
 p=model.layers.0.mlp.
 mlp=(mlp --checkpoint "$fixture/model.safetensors" --up ${p}up_proj --gate ${p}gate_proj --down ${p}down_proj
