@@ -78,7 +78,11 @@ step() {
   shift 2
   local left=$((deadline - $(date +%s)))
   if [ "$left" -lt 10 ]; then
-    skip "$name" "no time left of the ${budget} s budget"
+    # Not run is not passed: an incomplete validation fails the run.
+    failures=$((failures + 1))
+    echo "=== $name: not run (no time left of the ${budget} s budget)" >> "$log"
+    printf '[%-7s] %-22s %s\n' "not run" "$name" "no time left of the ${budget} s budget"
+    steps_json+=("{\"name\": $(json_str "$name"), \"status\": \"not run\", \"reason\": \"budget\"}")
     return 1
   fi
   [ "$limit" -le "$left" ] || limit=$left
