@@ -1,4 +1,4 @@
-// tp4j dtype casts: half-precision checkpoint weights to fp32 on the device.
+// tp4j dtype casts between fp32 and the half-precision formats (bf16, fp16) on the device.
 //
 // No cuda_fp16.h / cuda_bf16.h: the bit patterns are converted directly, so NVRTC needs no include path.
 // Elements are counted with a 64-bit n; a grid-stride loop covers any size.
@@ -22,16 +22,29 @@ extern "C" __global__ void tp4j_f16_to_f32(const unsigned short* in, float* out,
     }
 }
 
-// fp32 to bf16, round to nearest even (NaN kept quiet), for bf16 GEMM inputs.
-extern "C" __global__ void tp4j_f32_to_bf16(const float* in, unsigned short* out, long long n) {
-    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n;
-         i += (long long) gridDim.x * blockDim.x) {
-        unsigned int u = __float_as_uint(in[i]);
-        if ((u & 0x7fffffffu) > 0x7f800000u) {
-            out[i] = (unsigned short) ((u >> 16) | 0x0040u);
+// A 2-D fp32 view (rows x cols, ld floats between row starts: a column window is allowed) to a contiguous
+// rows x cols half-precision matrix, rounded to nearest even: format 0 = bf16 (NaN kept quiet), 1 = IEEE
+// fp16 (overflow to inf, subnormals kept). The GEMM inputs of half-precision weights (cublasGemmEx).
+extern "C" __global__ void tp4j_f32_to_half(const float* in, int ld, unsigned short* out, int rows, int cols,
+                                            int format) {
+    long long total = (long long) rows * cols;
+    for (long long idx = blockIdx.x * (long long) blockDim.x + threadIdx.x; idx < total;
+         idx += (long long) gridDim.x * blockDim.x) {
+        int r = (int) (idx / cols);
+        int c = (int) (idx % cols);
+        float f = in[(long long) r * ld + c];
+        unsigned short h;
+        if (format == 1) {
+            asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
         } else {
-            u += 0x7fffu + ((u >> 16) & 1u);
-            out[i] = (unsigned short) (u >> 16);
+            unsigned int u = __float_as_uint(f);
+            if ((u & 0x7fffffffu) > 0x7f800000u) {
+                h = (unsigned short) ((u >> 16) | 0x0040u);
+            } else {
+                u += 0x7fffu + ((u >> 16) & 1u);
+                h = (unsigned short) (u >> 16);
+            }
         }
+        out[idx] = h;
     }
 }

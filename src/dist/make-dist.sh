@@ -57,6 +57,27 @@ for j in "$dist"/lib/openblas-*-linux-*.jar; do
     'org/bytedeco/openblas/*/include/**' 'org/bytedeco/openblas/*/lib/**'
 done
 
+# JavaCPP's CUDA platform jar holds the JNI libraries of every CUDA binding (NPP, cuFFT, cuSOLVER, cuDNN's
+# kin, nvJPEG, ...): 33 MB, 5 MB of the jar. tp4j loads four: cudart (runtime and driver API), cublas
+# (cuBLAS and cuBLASLt), nvrtc and nccl; the rest stay out. Should the sources start using another CUDA
+# binding, this stops the build instead of shipping a dist that cannot load it.
+cuda_used='cudart|cublas|nvrtc|nccl'
+if grep -rhoE 'org\.bytedeco\.cuda\.(global\.)?[a-z_]+' "$root/src/main/java" \
+    | sed -E 's/^org\.bytedeco\.cuda\.(global\.)?//' | grep -qvE "^($cuda_used)\$"; then
+  echo "make-dist: src/main/java uses a CUDA binding other than $cuda_used: keep its libjni*.so in $0" >&2
+  exit 1
+fi
+for j in "$dist"/lib/cuda-*-linux-*.jar; do
+  drop=()
+  while read -r entry; do
+    case "$entry" in
+      */libjnicudart.so | */libjnicublas.so | */libjninvrtc.so | */libjninccl.so) ;;
+      */libjni*.so) drop+=("$entry") ;;
+    esac
+  done < <("$jdk/bin/jar" --list --file "$j")
+  [ "${#drop[@]}" -eq 0 ] || "$jdk/bin/java" "$root/src/dist/TrimJar.java" "$j" "${drop[@]}"
+done
+
 # The JDK modules the jars need: what tp4j's classes reach through the class path (jdeps follows the
 # references; this also copes with modular jars, whose `requires` jdeps cannot resolve when they are
 # analysed as inputs of their own), plus what each non-modular jar refers to as a whole (code that is

@@ -4,6 +4,7 @@ import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Device;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
+import java.util.Set;
 
 /**
  * The local compute of one rank: memory, GEMMs and pointwise kernels on one device. Layers call only
@@ -29,6 +30,27 @@ public interface Backend extends AutoCloseable {
         }
     }
 
+    /**
+     * The dtypes this backend keeps weight matrices in for {@link #linear}: F32 everywhere; a GPU adds BF16
+     * and F16 (half the memory, tensor-core GEMMs with fp32 accumulation).
+     */
+    default Set<DType> weightDTypes() {
+        return Set.of(DType.F32);
+    }
+
+    /**
+     * {@link #adopt} for a weight matrix: {@code host} (contiguous host F32, taken over) is kept on the
+     * device in {@code storage}, one of {@link #weightDTypes()}, its values rounded to the nearest
+     * {@code storage} value (exactly those values when they came from a checkpoint in that dtype).
+     */
+    default Tensor adoptWeight(Tensor host, DType storage) {
+        if (storage != DType.F32) {
+            host.close();
+            throw new IllegalArgumentException("weights in " + storage + ": this backend keeps weights in F32 only");
+        }
+        return adopt(host);
+    }
+
     /** Copies host floats (row-major, shape of {@code dst}) into {@code dst}. */
     void copyFromHost(float[] src, Tensor dst);
 
@@ -40,7 +62,8 @@ public interface Backend extends AutoCloseable {
 
     /**
      * The linear layer's GEMM: {@code y = x · wᵀ (+ bias)}, with {@code x [m, k]} (may be a column window),
-     * {@code w [n, k]} in nn.Linear layout, {@code bias [n]} or null, {@code y [m, n]}.
+     * {@code w [n, k]} in nn.Linear layout (F32, or a dtype of {@link #weightDTypes()}: then {@code x} is
+     * rounded to it for the product, accumulated in F32), {@code bias [n]} or null, {@code y [m, n]}.
      */
     void linear(Tensor x, Tensor w, Tensor bias, Tensor y);
 

@@ -35,27 +35,43 @@ public final class MlpShardLoader {
     private final Backend backend;
     private final Communicator comm;
     private final LoadListener listener;
+    private final DType weightDType;
     private final List<Tensor> loaded = new ArrayList<>();
 
     private MlpShardLoader(SafetensorsFile file, long blockBytes, Backend backend, Communicator comm,
-                           LoadListener listener) {
+                           LoadListener listener, DType weightDType) {
         this.file = file;
         this.blockBytes = blockBytes;
         this.backend = backend;
         this.comm = comm;
         this.listener = listener;
+        this.weightDType = weightDType;
     }
 
     /** The MLP of {@code layout}, this rank's shard of it read from {@code file}. */
     public static ParallelMlp load(SafetensorsFile file, MlpLayout layout, Activation activation, Backend backend,
                                    Communicator comm, LoadListener listener) {
-        return load(file, BLOCK_BYTES, layout, activation, backend, comm, listener);
+        return load(file, BLOCK_BYTES, layout, activation, backend, comm, listener, DType.F32);
+    }
+
+    /**
+     * As above, the weight matrices kept in {@code weightDType} (one of the backend's weightDTypes: a GPU
+     * rank keeps a BF16 checkpoint's weights in BF16); biases stay F32.
+     */
+    public static ParallelMlp load(SafetensorsFile file, MlpLayout layout, Activation activation, Backend backend,
+                                   Communicator comm, LoadListener listener, DType weightDType) {
+        return load(file, BLOCK_BYTES, layout, activation, backend, comm, listener, weightDType);
     }
 
     /** As {@link #load(SafetensorsFile, MlpLayout, Activation, Backend, Communicator, LoadListener)}, with tests' block size. */
     static ParallelMlp load(SafetensorsFile file, long blockBytes, MlpLayout layout, Activation activation,
                             Backend backend, Communicator comm, LoadListener listener) {
-        return new MlpShardLoader(file, blockBytes, backend, comm, listener).load(layout, activation);
+        return load(file, blockBytes, layout, activation, backend, comm, listener, DType.F32);
+    }
+
+    static ParallelMlp load(SafetensorsFile file, long blockBytes, MlpLayout layout, Activation activation,
+                            Backend backend, Communicator comm, LoadListener listener, DType weightDType) {
+        return new MlpShardLoader(file, blockBytes, backend, comm, listener, weightDType).load(layout, activation);
     }
 
     /** Stored bytes rank {@code rank} of {@code tp} reads for {@code layout}. */
@@ -93,9 +109,9 @@ public final class MlpShardLoader {
         long first = rows.offset(comm.rank());
         int count = rows.intCount(comm.rank());
         int in = (int) layer.inFeatures();
-        Tensor weight = read(layer.weight(), Shape.of(count, in),
+        Tensor weight = read(layer.weight(), Shape.of(count, in), weightDType,
                 (block, r) -> file.readRowsInto(layer.weightName(), first + r, block));
-        Tensor bias = layer.hasBias() ? read(layer.bias(), Shape.of(count),
+        Tensor bias = layer.hasBias() ? read(layer.bias(), Shape.of(count), DType.F32,
                 (block, r) -> file.readRowsInto(layer.biasName(), first + r, block)) : null;
         return new ColumnParallelLinear(backend, comm, weight, bias, (int) layer.outFeatures(), false);
     }
@@ -105,9 +121,9 @@ public final class MlpShardLoader {
         long first = columns.offset(comm.rank());
         int count = columns.intCount(comm.rank());
         int out = (int) layer.outFeatures();
-        Tensor weight = read(layer.weight(), Shape.of(out, count),
+        Tensor weight = read(layer.weight(), Shape.of(out, count), weightDType,
                 (block, r) -> file.readColumnsInto(layer.weightName(), r, first, block));
-        Tensor bias = layer.hasBias() ? read(layer.bias(), Shape.of(out),
+        Tensor bias = layer.hasBias() ? read(layer.bias(), Shape.of(out), DType.F32,
                 (block, r) -> file.readRowsInto(layer.biasName(), r, block)) : null;
         return new RowParallelLinear(backend, comm, weight, bias, (int) layer.inFeatures(), true);
     }
@@ -117,8 +133,8 @@ public final class MlpShardLoader {
         void read(Tensor block, long firstRow);
     }
 
-    /** Fills a host tensor of {@code shard} a block of rows at a time, then hands it to the backend. */
-    private Tensor read(TensorInfo stored, Shape shard, BlockRead blockRead) {
+    /** Fills a host tensor of {@code shard} a block of rows at a time, then hands it to the backend in {@code storage}. */
+    private Tensor read(TensorInfo stored, Shape shard, DType storage, BlockRead blockRead) {
         long start = System.nanoTime();
         long rows = shard.dim(0);
         long rowElements = shard.rank() == 1 ? 1 : shard.dim(1);
@@ -138,7 +154,7 @@ public final class MlpShardLoader {
             host.close();
             throw e;
         }
-        Tensor placed = backend.adopt(host);
+        Tensor placed = backend.adoptWeight(host, storage);
         loaded.add(placed);
         listener.tensorLoaded(stored.name(), shard, stored.dtype(), shard.numel() * stored.dtype().byteSize(),
                 System.nanoTime() - start);

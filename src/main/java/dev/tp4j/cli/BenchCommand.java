@@ -11,6 +11,7 @@ import dev.tp4j.task.bench.BenchResult;
 import dev.tp4j.task.bench.BenchResultsFile;
 import dev.tp4j.task.bench.BenchRun;
 import dev.tp4j.backend.Activation;
+import dev.tp4j.backend.DTypeChoice;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -51,12 +52,13 @@ public final class BenchCommand implements Callable<Integer>, Preflight {
         ffn = Flags.positive(spec, "--ffn", v);
     }
 
-    @Option(names = "--dtype", defaultValue = "f32", description = "Compute dtype; CPU ranks compute in f32. Default: ${DEFAULT-VALUE}.")
+    DTypeChoice dtype = DTypeChoice.AUTO;
+
+    @Option(names = "--dtype", paramLabel = "auto|f32|bf16|f16", defaultValue = "auto",
+            description = "Weights' dtype in the GEMM and the MLP: bf16/f16 on GPU ranks (F32 accumulation); CPU "
+                    + "ranks compute in f32; auto = f32. Default: ${DEFAULT-VALUE}.")
     void setDtype(String v) {
-        if (!v.equalsIgnoreCase("f32") && !v.equalsIgnoreCase("fp32") && !v.equalsIgnoreCase("float32")) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                    "--dtype " + v + ": CPU ranks compute in f32 only (bf16/f16 need the CUDA backend)");
-        }
+        dtype = Flags.dtype(spec, "--dtype", v);
     }
 
     @Option(names = "--activation", defaultValue = "gelu", converter = VerifyCommand.ActivationConverter.class,
@@ -111,8 +113,8 @@ public final class BenchCommand implements Callable<Integer>, Preflight {
     public Integer call() {
         List<BenchResult> earlier = earlierResults();
         BenchOptions options = quick
-                ? new BenchOptions(tokens, hidden, ffn, activation, 2, 7, 4 << 10, 4 << 20)
-                : new BenchOptions(tokens, hidden, ffn, activation, 3, 20, 4 << 10, 64 << 20);
+                ? new BenchOptions(tokens, hidden, ffn, activation, 2, 7, 4 << 10, 4 << 20, dtype)
+                : new BenchOptions(tokens, hidden, ffn, activation, 3, 20, 4 << 10, 64 << 20, dtype);
         try (Worker session = Worker.open(Duration.ofSeconds(timeoutSeconds))) {
             List<BenchResult> results = new BenchRun(session.backend(), session.comm(), options).run();
             if (session.isRankZero()) {

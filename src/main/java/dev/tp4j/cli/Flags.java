@@ -1,5 +1,7 @@
 package dev.tp4j.cli;
 
+import dev.tp4j.BadInputException;
+import dev.tp4j.backend.DTypeChoice;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import picocli.CommandLine.Model.CommandSpec;
@@ -19,6 +21,15 @@ final class Flags {
             throw new ParameterException(spec.commandLine(), flag + " must be a positive integer, got " + value);
         }
         return value;
+    }
+
+    /** {@code --dtype auto|f32|bf16|f16}; whether the backend has it is known only in the workers. */
+    static DTypeChoice dtype(CommandSpec spec, String flag, String value) {
+        try {
+            return DTypeChoice.parse(flag, value);
+        } catch (BadInputException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
     }
 
     /** An output file whose directory exists (the file itself is written later, atomically). */

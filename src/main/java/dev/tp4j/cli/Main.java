@@ -3,6 +3,7 @@ package dev.tp4j.cli;
 import dev.tp4j.BadInputException;
 import dev.tp4j.CommunicationException;
 import dev.tp4j.launch.LauncherWatchdog;
+import dev.tp4j.tensor.NativeMemoryLimits;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.util.Properties;
@@ -65,6 +66,7 @@ public final class Main implements Callable<Integer> {
     boolean debug;
 
     public static void main(String[] args) {
+        NativeMemoryLimits.configure(); // before anything loads JavaCPP, which reads the limits once
         int status;
         try {
             LauncherWatchdog.startIfLaunched(); // a worker of `tp4j launch` stops when its launcher is gone

@@ -8,6 +8,7 @@ import dev.tp4j.task.mlp.MlpReportText;
 import dev.tp4j.task.mlp.MlpResult;
 import dev.tp4j.task.mlp.MlpRun;
 import dev.tp4j.backend.Activation;
+import dev.tp4j.backend.DTypeChoice;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -66,6 +67,15 @@ public final class MlpCommand implements Callable<Integer>, Preflight {
             + "checkpoint and reports the max difference; exit 1 (and no output) on a mismatch.")
     boolean verify;
 
+    DTypeChoice dtype = DTypeChoice.AUTO;
+
+    @Option(names = "--dtype", paramLabel = "auto|f32|bf16|f16", defaultValue = "auto",
+            description = "Weights' dtype on the ranks: auto = the checkpoint's on GPU ranks (BF16 stays BF16, "
+                    + "multiplied with F32 accumulation), f32 on CPU ranks. Default: ${DEFAULT-VALUE}.")
+    void setDtype(String value) {
+        dtype = Flags.dtype(spec, "--dtype", value);
+    }
+
     Path json;
 
     @Option(names = "--json", paramLabel = "FILE", description = "Also write the report as JSON (rank 0).")
@@ -82,7 +92,8 @@ public final class MlpCommand implements Callable<Integer>, Preflight {
     }
 
     private MlpOptions options() {
-        return new MlpOptions(checkpoint, up, gate, down, activation, input, inputName, output, outputName, verify);
+        return new MlpOptions(checkpoint, up, gate, down, activation, input, inputName, output, outputName, verify,
+                dtype);
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.tp4j.cli;
 import dev.tp4j.runtime.Worker;
 import dev.tp4j.backend.Activation;
 import dev.tp4j.report.ReportJson;
+import dev.tp4j.backend.DTypeChoice;
 import dev.tp4j.task.verify.VerifyOptions;
 import dev.tp4j.task.verify.VerifyReport;
 import dev.tp4j.task.verify.VerifyReportText;
@@ -61,6 +62,15 @@ public final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--no-bias", description = "Layers without bias.")
     boolean noBias;
 
+    DTypeChoice dtype = DTypeChoice.AUTO;
+
+    @Option(names = "--dtype", paramLabel = "auto|f32|bf16|f16", defaultValue = "auto",
+            description = "Weights' dtype: bf16/f16 keep them so on GPU ranks and multiply in it with F32 "
+                    + "accumulation (the bounds follow); auto = f32 (the seeded weights'). Default: ${DEFAULT-VALUE}.")
+    void setDtype(String value) {
+        dtype = Flags.dtype(spec, "--dtype", value);
+    }
+
     @Option(names = "--repeat", defaultValue = "1", description = "Run every check N times; report drift. Default: ${DEFAULT-VALUE}.")
     void setRepeat(int value) {
         repeat = Flags.positive(spec, "--repeat", value);
@@ -81,7 +91,8 @@ public final class VerifyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        VerifyOptions options = new VerifyOptions(batch, hidden, ffn, seed, activation, gated, !noBias, repeat);
+        VerifyOptions options = new VerifyOptions(batch, hidden, ffn, seed, activation, gated, !noBias, repeat,
+                dtype);
         try (Worker session = Worker.open(Duration.ofSeconds(timeoutSeconds))) {
             VerifyResult result = new VerifyRun(session.backend(), session.comm(), options).run();
             if (session.isRankZero()) {

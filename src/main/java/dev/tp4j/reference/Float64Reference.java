@@ -1,6 +1,8 @@
 package dev.tp4j.reference;
 
 import dev.tp4j.backend.Activation;
+import dev.tp4j.backend.DTypeChoice;
+import dev.tp4j.tensor.DType;
 
 /**
  * The sequential computation in float64, each step carrying the error bound of the float32 work it
@@ -30,9 +32,23 @@ public final class Float64Reference {
      * covers the float32 GEMM with fp32 accumulation in any summation order.
      */
     public static Bounded linear(Bounded x, int m, int k, double[] w, int n, double[] b) {
+        return linear(x, m, k, w, n, b, DType.F32);
+    }
+
+    /**
+     * {@link #linear(Bounded, int, int, double[], int, double[])} with both GEMM inputs first rounded to
+     * {@code inputs} (a GPU rank's BF16/F16 weights): a rounded value is {@code v(1+δ) + η} with
+     * {@code |δ| ≤ u}, {@code |η| ≤ a} ({@link DTypeChoice#inputRoundoff}, {@link DTypeChoice#inputUnderflow}),
+     * so each product is off by at most {@code e_x|w| + |x|e_w + e_x·e_w}, {@code e_v = u|v| + a}, before
+     * the F32 accumulation, whose {@code γ_{K+1}} then applies to the rounded products' magnitudes.
+     * For F32 ({@code u = a = 0}) this is the float32 bound above.
+     */
+    public static Bounded linear(Bounded x, int m, int k, double[] w, int n, double[] b, DType inputs) {
         if (x.length() != (long) m * k || w.length != (long) n * k || (b != null && b.length != n)) {
             throw new IllegalArgumentException("linear: shapes do not chain");
         }
+        double u = DTypeChoice.inputRoundoff(inputs);
+        double a = DTypeChoice.inputUnderflow(inputs);
         double[] value = new double[m * n];
         double[] bound = new double[m * n];
         double g = gamma(k + 1L);
@@ -41,17 +57,23 @@ public final class Float64Reference {
                 double sum = b == null ? 0 : b[j];
                 double magnitude = b == null ? 0 : Math.abs(b[j]);
                 double inherited = 0;
+                double rounding = 0;
                 for (int t = 0; t < k; t++) {
                     double xv = x.value()[i * k + t];
                     double xe = x.bound()[i * k + t];
                     double wv = w[j * k + t];
                     sum += xv * wv;
                     // The float GEMM multiplies the computed x, which may be up to xe larger in magnitude.
-                    magnitude += (Math.abs(xv) + xe) * Math.abs(wv);
-                    inherited += xe * Math.abs(wv);
+                    double ax = Math.abs(xv) + xe;
+                    double aw = Math.abs(wv);
+                    double ex = u * ax + a;
+                    double ew = u * aw + a;
+                    magnitude += (ax + ex) * (aw + ew);
+                    inherited += xe * aw;
+                    rounding += ex * aw + ax * ew + ex * ew;
                 }
                 value[i * n + j] = sum;
-                bound[i * n + j] = inherited + g * magnitude;
+                bound[i * n + j] = inherited + rounding + g * magnitude;
             }
         }
         return new Bounded(value, bound);
@@ -106,11 +128,16 @@ public final class Float64Reference {
      * {@code down(act(x·gateᵀ) ⊙ (x·upᵀ))}, for {@code x [tokens, hidden]}.
      */
     public static Bounded mlp(Bounded x, int tokens, Activation act, MlpWeights w) {
+        return mlp(x, tokens, act, w, DType.F32);
+    }
+
+    /** {@link #mlp(Bounded, int, Activation, MlpWeights)} with every GEMM's inputs rounded to {@code inputs}. */
+    public static Bounded mlp(Bounded x, int tokens, Activation act, MlpWeights w, DType inputs) {
         int h = w.hidden();
         int f = w.ffn();
-        Bounded up = linear(x, tokens, h, w.up(), f, w.upBias());
+        Bounded up = linear(x, tokens, h, w.up(), f, w.upBias(), inputs);
         Bounded hiddenState = w.gate() == null ? activate(act, up)
-                : gated(act, linear(x, tokens, h, w.gate(), f, w.gateBias()), up);
-        return linear(hiddenState, tokens, f, w.down(), h, w.downBias());
+                : gated(act, linear(x, tokens, h, w.gate(), f, w.gateBias(), inputs), up);
+        return linear(hiddenState, tokens, f, w.down(), h, w.downBias(), inputs);
     }
 }

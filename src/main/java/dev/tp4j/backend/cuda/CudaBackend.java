@@ -1,6 +1,7 @@
 package dev.tp4j.backend.cuda;
 
 import static org.bytedeco.cuda.global.cublas.CUBLAS_DEFAULT_MATH;
+import static org.bytedeco.cuda.global.cublas.CUBLAS_GEMM_DEFAULT;
 import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_N;
 import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_T;
 import static org.bytedeco.cuda.global.cublas.CUBLAS_TF32_TENSOR_OP_MATH;
@@ -11,23 +12,31 @@ import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Device;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.Set;
 import org.bytedeco.cuda.cublas.cublasContext;
+import org.bytedeco.cuda.cudart.CUmemPoolHandle_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.global.cublas;
 import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
 
 /**
  * A GPU rank: tensors in device memory ({@code cudaMalloc}), one non-blocking stream, fp32 GEMMs through
  * {@code cublasSgemm} (TF32 tensor cores when asked), bias and activations through tp4j's NVRTC-compiled
- * kernels ({@link CudaKernels}), host copies through a pinned staging buffer.
+ * kernels ({@link CudaKernels}), memory and copies through {@link DeviceTensors} (stream-ordered pool,
+ * pinned staging buffer).
  *
  * <p>Row-major {@code y = x·wᵀ} is computed as the column-major product {@code yᵀ = w·xᵀ}:
  * {@code cublasSgemm(OP_T, OP_N, n, m, k, 1, w, ldw, x, ldx, beta, y, ldy)}, so no transposes are copied
  * and column windows (ld &gt; cols) are used in place.
  *
- * <p>Calls are asynchronous on the rank's stream except the host copies, which wait for their data.
+ * <p>Calls are asynchronous on the rank's stream except the copies to and from Java arrays, which wait
+ * for their data. Pointers follow the parameter's C type ({@link DevicePointers}): byte-positioned for
+ * {@code void*}, float-positioned only for cuBLAS's typed {@code float*}.
  *
  * <p><b>Not yet validated on a GPU</b>: it compiles and its CPU-checkable parts are tested, but no CUDA
  * device was available to the task that wrote it. See docs/gpu-validation.md.
@@ -38,16 +47,18 @@ public final class CudaBackend implements Backend {
     private final boolean tf32;
     private final CUstream_st stream = new CUstream_st();
     private final cublasContext handle = new cublasContext();
+    private final Stream calls;
+    private final DeviceTensors tensors;
     private final CudaKernels kernels;
     private final FloatPointer one = new FloatPointer(1).put(1f);
     private final FloatPointer zero = new FloatPointer(1).put(0f);
-    private Pointer staging;
-    private long stagingBytes;
+    /** Per half dtype, the rounded copy of a GEMM's x (grown, never shrunk). */
+    private final Map<DType, Tensor> halfScratch = new EnumMap<>(DType.class);
     private boolean closed;
 
     /**
-     * Opens device {@code info.index()}: context, stream, cuBLAS handle, kernels. Call only when
-     * {@link CudaAvailability#usable()}.
+     * Opens device {@code info.index()}: context, stream, memory pool, cuBLAS handle, kernels. Call only
+     * when {@link CudaAvailability#usable()}.
      */
     public CudaBackend(CudaDeviceInfo info, boolean tf32) {
         this.info = info;
@@ -56,11 +67,34 @@ public final class CudaBackend implements Backend {
         Cuda.check(cudart.cudaSetDevice(info.index()), "cudaSetDevice(" + info.index() + ")");
         Cuda.check(cudart.cudaFree(null), "cudaFree(0) (creating the context on cuda:" + info.index() + ")");
         Cuda.check(cudart.cudaStreamCreateWithFlags(stream, cudart.cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+        this.calls = new Stream(info.index(), stream, pooled(info.index()));
+        this.tensors = new DeviceTensors(calls, device);
         Cuda.checkBlas(cublas.cublasCreate_v2(handle), "cublasCreate");
         Cuda.checkBlas(cublas.cublasSetStream_v2(handle, stream), "cublasSetStream");
         Cuda.checkBlas(cublas.cublasSetMathMode(handle, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
                 "cublasSetMathMode");
         this.kernels = new CudaKernels(info);
+    }
+
+    /**
+     * Whether the device has stream-ordered memory pools; if so its default pool keeps freed memory
+     * (release threshold UINT64_MAX) instead of returning it to the driver at every synchronisation,
+     * which would make each {@code cudaMallocAsync} after a sync as slow as a {@code cudaMalloc}.
+     */
+    private static boolean pooled(int index) {
+        int[] supported = {0};
+        Cuda.check(cudart.cudaDeviceGetAttribute(supported, cudart.cudaDevAttrMemoryPoolsSupported, index),
+                "cudaDeviceGetAttribute(cudaDevAttrMemoryPoolsSupported)");
+        if (supported[0] == 0) {
+            return false;
+        }
+        CUmemPoolHandle_st pool = new CUmemPoolHandle_st();
+        Cuda.check(cudart.cudaDeviceGetDefaultMemPool(pool, index), "cudaDeviceGetDefaultMemPool(" + index + ")");
+        try (LongPointer threshold = new LongPointer(1).put(-1L)) { // UINT64_MAX
+            Cuda.check(cudart.cudaMemPoolSetAttribute(pool, cudart.cudaMemPoolAttrReleaseThreshold, threshold),
+                    "cudaMemPoolSetAttribute(cudaMemPoolAttrReleaseThreshold)");
+        }
+        return true;
     }
 
     @Override
@@ -77,57 +111,39 @@ public final class CudaBackend implements Backend {
         return tf32;
     }
 
+    /** What was last queued on the stream (for error messages of work that fails later). */
+    public String lastQueued() {
+        return calls.lastQueued;
+    }
+
+    /** Records {@code what} as the latest work on the stream, before it is queued. */
+    public void queued(String what) {
+        calls.lastQueued = what;
+    }
+
     @Override
     public Tensor allocate(Shape shape, DType dtype) {
         current();
-        long bytes = Math.max(1, Math.multiplyExact(shape.numel(), dtype.byteSize()));
-        DeviceMemory memory = new DeviceMemory(bytes, device);
-        Cuda.check(cudart.cudaMemsetAsync(memory, 0, bytes, stream), "cudaMemsetAsync");
-        Cuda.check(cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-        return Tensor.wrap(memory, shape, dtype, device);
+        return tensors.allocate(shape, dtype);
     }
 
     /** Weights read on the host: one copy straight from the host tensor's memory, which is then released. */
     @Override
     public Tensor adopt(Tensor host) {
         try (host) {
-            if (!host.device().isCpu() || !host.isContiguous() || host.dtype() != DType.F32) {
-                throw new IllegalArgumentException("adopt takes a contiguous host F32 tensor, not " + host);
+            if (host.dtype() != DType.F32) {
+                throw new IllegalArgumentException("adopt takes a host F32 tensor, not " + host);
             }
-            Tensor onDevice = allocate(host.shape(), DType.F32);
-            if (host.numel() > 0) {
-                Cuda.check(cudart.cudaMemcpyAsync(onDevice.floatPointer(), host.floatPointer(), host.byteSize(),
-                        cudart.cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync(weights → " + device + ")");
-                Cuda.check(cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-            }
-            return onDevice;
+            current();
+            return tensors.adopt(host);
         }
     }
 
     @Override
     public void copyFromHost(float[] src, Tensor dst) {
         requireHere(dst);
-        if (src.length != dst.numel()) {
-            throw new IllegalArgumentException(src.length + " floats for " + dst);
-        }
-        if (src.length == 0) {
-            return;
-        }
         current();
-        FloatPointer host = new FloatPointer(staging((long) src.length * Float.BYTES));
-        host.put(src, 0, src.length);
-        int rows = rowsOf(dst);
-        int cols = colsOf(dst);
-        if (dst.isContiguous()) {
-            Cuda.check(cudart.cudaMemcpyAsync(dst.floatPointer(), host, (long) src.length * Float.BYTES,
-                    cudart.cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync(host → " + device + ")");
-        } else {
-            Cuda.check(cudart.cudaMemcpy2DAsync(dst.floatPointer(), (long) dst.rowStride() * Float.BYTES, host,
-                    (long) cols * Float.BYTES, (long) cols * Float.BYTES, rows, cudart.cudaMemcpyHostToDevice, stream),
-                    "cudaMemcpy2DAsync(host → " + device + ")");
-        }
-        // The staging buffer is reused: wait until the copy has read it.
-        Cuda.check(cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+        tensors.copyFromHost(src, dst);
     }
 
     @Override
@@ -136,25 +152,8 @@ public final class CudaBackend implements Backend {
             return src.toFloatArray();
         }
         requireHere(src);
-        float[] out = new float[Math.toIntExact(src.numel())];
-        if (out.length == 0) {
-            return out;
-        }
         current();
-        FloatPointer host = new FloatPointer(staging((long) out.length * Float.BYTES));
-        int rows = rowsOf(src);
-        int cols = colsOf(src);
-        if (src.isContiguous()) {
-            Cuda.check(cudart.cudaMemcpyAsync(host, src.floatPointer(), (long) out.length * Float.BYTES,
-                    cudart.cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync(" + device + " → host)");
-        } else {
-            Cuda.check(cudart.cudaMemcpy2DAsync(host, (long) cols * Float.BYTES, src.floatPointer(),
-                    (long) src.rowStride() * Float.BYTES, (long) cols * Float.BYTES, rows, cudart.cudaMemcpyDeviceToHost,
-                    stream), "cudaMemcpy2DAsync(" + device + " → host)");
-        }
-        Cuda.check(cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-        host.get(out, 0, out.length);
-        return out;
+        return tensors.copyToHost(src);
     }
 
     @Override
@@ -164,32 +163,19 @@ public final class CudaBackend implements Backend {
         if (!src.shape().equals(dst.shape())) {
             throw new IllegalArgumentException("shapes differ: " + src.shape() + " vs " + dst.shape());
         }
-        if (src.numel() == 0) {
-            return;
-        }
         current();
-        int cols = colsOf(src);
-        if (src.isContiguous() && dst.isContiguous()) {
-            Cuda.check(cudart.cudaMemcpyAsync(dst.floatPointer(), src.floatPointer(), src.byteSize(),
-                    cudart.cudaMemcpyDeviceToDevice, stream), "cudaMemcpyAsync(device → device)");
-            return;
-        }
-        Cuda.check(cudart.cudaMemcpy2DAsync(dst.floatPointer(), (long) strideOf(dst) * Float.BYTES, src.floatPointer(),
-                (long) strideOf(src) * Float.BYTES, (long) cols * Float.BYTES, rowsOf(src),
-                cudart.cudaMemcpyDeviceToDevice, stream), "cudaMemcpy2DAsync(device → device)");
+        tensors.copy(src, dst);
     }
 
     @Override
     public void linear(Tensor x, Tensor w, Tensor bias, Tensor y) {
         requireHere(x);
-        requireHere(w);
+        requireWeight(w);
         requireHere(y);
-        int m = x.rows();
-        int k = x.cols();
-        int n = w.rows();
-        if (w.cols() != k || y.rows() != m || y.cols() != n) {
-            throw new IllegalArgumentException("linear: x" + x.shape() + " · w" + w.shape() + "ᵀ → y" + y.shape());
-        }
+        GemmCall call = GemmCall.of(x, w, y);
+        int m = call.m();
+        int n = call.n();
+        int k = call.k();
         if (m == 0 || n == 0) {
             return;
         }
@@ -199,9 +185,8 @@ public final class CudaBackend implements Backend {
             requireHere(bias);
             checkBias(bias, n);
             // Seed y with the bias rows and accumulate the product onto them (beta = 1), as the CPU rank does.
-            kernels.launch(CudaKernels.BROADCAST_ROWS, (long) m * n, stream, CudaKernels.ptr(y.floatPointer()),
-                    CudaKernels.ptr(bias.floatPointer()), CudaKernels.i32(m), CudaKernels.i32(n),
-                    CudaKernels.i32(y.rowStride()));
+            launch(CudaKernels.BROADCAST_ROWS, y, (long) m * n, CudaKernels.ptr(y), CudaKernels.ptr(bias),
+                    CudaKernels.i32(m), CudaKernels.i32(n), CudaKernels.i32(y.rowStride()));
             beta = one;
         }
         if (k == 0) {
@@ -210,28 +195,85 @@ public final class CudaBackend implements Backend {
             }
             return;
         }
-        Cuda.checkBlas(cublas.cublasSgemm_v2(handle, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, one,
-                w.floatPointer(), w.rowStride(), x.floatPointer(), x.rowStride(), beta, y.floatPointer(), y.rowStride()),
-                "cublasSgemm(" + m + "x" + n + "x" + k + ")");
+        String gemm = call.describe(w.dtype(), tf32);
+        if (!call.convertX()) {
+            // cublasSgemm's matrices are typed float*: float-positioned pointers (DevicePointers.floats).
+            String before = calls.lastQueued;
+            calls.lastQueued = gemm;
+            Cuda.checkBlas(cublas.cublasSgemm_v2(handle, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, one,
+                    DevicePointers.floats(w), call.ldw(), DevicePointers.floats(x), call.ldx(), beta,
+                    DevicePointers.floats(y), call.ldy()), gemm, before);
+            return;
+        }
+        // Half-precision weights: x rounded into a contiguous [m, k] copy of w's dtype (reused: the GEMM that
+        // reads it is queued before any later conversion can overwrite it), then cublasGemmEx, whose matrices
+        // and scalars are void*: byte-positioned pointers; alpha and beta are floats (CUBLAS_COMPUTE_32F).
+        Tensor xh = halfScratch(w.dtype(), (long) m * k).slice(0, (long) m * k);
+        launch(CudaKernels.F32_TO_HALF, x, (long) m * k, CudaKernels.ptr(x), CudaKernels.i32(x.rowStride()),
+                CudaKernels.ptr(xh), CudaKernels.i32(m), CudaKernels.i32(k),
+                CudaKernels.i32(CudaKernels.halfFormat(w.dtype())));
+        String before = calls.lastQueued;
+        calls.lastQueued = gemm;
+        Cuda.checkBlas(cublas.cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, one,
+                DevicePointers.bytes(w), call.aType(), call.ldw(), DevicePointers.bytes(xh), call.bType(), call.ldx(),
+                beta, DevicePointers.bytes(y), call.cType(), call.ldy(), call.computeType(), CUBLAS_GEMM_DEFAULT),
+                gemm, before);
+    }
+
+    @Override
+    public Set<DType> weightDTypes() {
+        return Set.of(DType.F32, DType.BF16, DType.F16);
+    }
+
+    /**
+     * F32 weights as {@link #adopt}; BF16/F16 weights copied to the device in F32 and rounded there into a
+     * tensor of {@code storage} (the F32 copy freed in stream order), so that weights read from a
+     * half-precision checkpoint take the device memory of their own dtype.
+     */
+    @Override
+    public Tensor adoptWeight(Tensor host, DType storage) {
+        if (storage == DType.F32) {
+            return adopt(host);
+        }
+        try (host) {
+            if (!weightDTypes().contains(storage)) {
+                throw new IllegalArgumentException("weights in " + storage + ": the CUDA backend keeps F32, BF16 or F16");
+            }
+            if (host.dtype() != DType.F32) {
+                throw new IllegalArgumentException("adoptWeight takes a host F32 tensor, not " + host);
+            }
+            current();
+            Tensor stored = tensors.allocate(host.shape(), storage);
+            if (host.numel() > 0) {
+                try (Tensor f32 = tensors.adopt(host)) {
+                    int rows = DeviceCopies.rows(f32);
+                    int cols = DeviceCopies.cols(f32);
+                    launch(CudaKernels.F32_TO_HALF, f32, f32.numel(), CudaKernels.ptr(f32), CudaKernels.i32(cols),
+                            CudaKernels.ptr(stored), CudaKernels.i32(rows), CudaKernels.i32(cols),
+                            CudaKernels.i32(CudaKernels.halfFormat(storage)));
+                }
+            }
+            return stored;
+        }
     }
 
     @Override
     public void addBias(Tensor y, Tensor bias) {
         requireHere(y);
         requireHere(bias);
-        checkBias(bias, colsOf(y));
+        checkBias(bias, DeviceCopies.cols(y));
         current();
-        kernels.launch(CudaKernels.ADD_BIAS, y.numel(), stream, CudaKernels.ptr(y.floatPointer()),
-                CudaKernels.ptr(bias.floatPointer()), CudaKernels.i32(rowsOf(y)), CudaKernels.i32(colsOf(y)),
-                CudaKernels.i32(strideOf(y)));
+        launch(CudaKernels.ADD_BIAS, y, y.numel(), CudaKernels.ptr(y), CudaKernels.ptr(bias),
+                CudaKernels.i32(DeviceCopies.rows(y)), CudaKernels.i32(DeviceCopies.cols(y)),
+                CudaKernels.i32(DeviceCopies.stride(y)));
     }
 
     @Override
     public void activate(Activation act, Tensor x) {
         requireHere(x);
         current();
-        kernels.launch(CudaKernels.ACTIVATE, x.numel(), stream, CudaKernels.ptr(x.floatPointer()),
-                CudaKernels.i32(rowsOf(x)), CudaKernels.i32(colsOf(x)), CudaKernels.i32(strideOf(x)),
+        launch(CudaKernels.ACTIVATE, x, x.numel(), CudaKernels.ptr(x), CudaKernels.i32(DeviceCopies.rows(x)),
+                CudaKernels.i32(DeviceCopies.cols(x)), CudaKernels.i32(DeviceCopies.stride(x)),
                 CudaKernels.i32(CudaKernels.activationCode(act)));
     }
 
@@ -243,60 +285,80 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("shapes differ: " + gate.shape() + " vs " + up.shape());
         }
         current();
-        kernels.launch(CudaKernels.GATED_ACTIVATE, gate.numel(), stream, CudaKernels.ptr(gate.floatPointer()),
-                CudaKernels.ptr(up.floatPointer()), CudaKernels.i32(rowsOf(gate)), CudaKernels.i32(colsOf(gate)),
-                CudaKernels.i32(strideOf(gate)), CudaKernels.i32(strideOf(up)),
+        launch(CudaKernels.GATED_ACTIVATE, gate, gate.numel(), CudaKernels.ptr(gate), CudaKernels.ptr(up),
+                CudaKernels.i32(DeviceCopies.rows(gate)), CudaKernels.i32(DeviceCopies.cols(gate)),
+                CudaKernels.i32(DeviceCopies.stride(gate)), CudaKernels.i32(DeviceCopies.stride(up)),
                 CudaKernels.i32(CudaKernels.activationCode(act)));
     }
 
     @Override
     public void synchronize() {
         current();
-        Cuda.check(cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+        calls.synchronize("Backend.synchronize");
     }
 
     @Override
     public String describe() {
         return "cuBLAS " + CudaAvailability.get().cublasVersion() + " on " + info + ", "
-                + (tf32 ? "TF32 tensor cores" : "fp32") + ", kernels for " + kernels.arch();
+                + (tf32 ? "TF32 tensor cores" : "fp32") + ", kernels for " + kernels.arch()
+                + (calls.pooled ? "" : ", no memory pools (cudaMalloc per tensor)");
     }
 
+    /**
+     * Waits for the stream, releases the cuBLAS handle, kernels, staging buffer and stream; every status
+     * is checked and the first failure is thrown after everything else was released.
+     */
     @Override
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
-        current();
-        cudart.cudaStreamSynchronize(stream);
-        kernels.close();
-        cublas.cublasDestroy_v2(handle);
-        cudart.cudaStreamDestroy(stream);
-        if (staging != null) {
-            cudart.cudaFreeHost(staging);
-            staging = null;
+        CudaException first = null;
+        try {
+            Cuda.check(cudart.cudaSetDevice(info.index()), "cudaSetDevice(" + info.index() + ")");
+            calls.synchronize("closing the backend");
+        } catch (CudaException e) {
+            first = e;
+        }
+        for (Tensor t : halfScratch.values()) {
+            t.close();
+        }
+        halfScratch.clear();
+        try {
+            kernels.close();
+        } catch (CudaException e) {
+            first = first == null ? e : first;
+        }
+        int b = cublas.cublasDestroy_v2(handle);
+        if (b != cublas.CUBLAS_STATUS_SUCCESS && first == null) {
+            first = new CudaException("cublasDestroy failed: " + cublas.cublasGetStatusName(b).getString());
+        }
+        try {
+            tensors.close();
+        } catch (CudaException e) {
+            first = first == null ? e : first;
+        }
+        calls.closed = true; // tensors closed after this free with cudaFree (the stream is gone)
+        int s = cudart.cudaStreamDestroy(stream);
+        if (s != cudart.cudaSuccess && first == null) {
+            first = new CudaException("cudaStreamDestroy failed: " + cudart.cudaGetErrorName(s).getString());
+        }
+        if (first != null) {
+            throw first;
         }
     }
 
     private void fill(Tensor t, float value) {
-        kernels.launch(CudaKernels.FILL, t.numel(), stream, CudaKernels.ptr(t.floatPointer()),
-                CudaKernels.i32(rowsOf(t)), CudaKernels.i32(colsOf(t)), CudaKernels.i32(strideOf(t)),
-                CudaKernels.f32(value));
+        launch(CudaKernels.FILL, t, t.numel(), CudaKernels.ptr(t), CudaKernels.i32(DeviceCopies.rows(t)),
+                CudaKernels.i32(DeviceCopies.cols(t)), CudaKernels.i32(DeviceCopies.stride(t)), CudaKernels.f32(value));
     }
 
-    /** The pinned host buffer, grown to at least {@code bytes}. */
-    private Pointer staging(long bytes) {
-        if (staging == null || stagingBytes < bytes) {
-            if (staging != null) {
-                Cuda.check(cudart.cudaFreeHost(staging), "cudaFreeHost");
-            }
-            long size = Math.max(bytes, 1 << 20);
-            Pointer p = new Pointer();
-            Cuda.check(cudart.cudaMallocHost(p, size), "cudaMallocHost(" + size + " bytes of pinned memory)");
-            staging = p;
-            stagingBytes = size;
-        }
-        return staging;
+    private void launch(String kernel, Tensor on, long total, Pointer... args) {
+        String before = calls.lastQueued;
+        String what = kernel + " on " + on.shape() + (on.isContiguous() ? "" : " (row stride " + on.rowStride() + ")");
+        calls.lastQueued = what;
+        kernels.launch(kernel, total, stream, before, args);
     }
 
     /** The CUDA context is per thread: make this device current for the calling thread. */
@@ -316,16 +378,25 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    private static int rowsOf(Tensor t) {
-        return t.shape().rank() < 2 ? 1 : t.rows();
+    private void requireWeight(Tensor w) {
+        if (!w.device().equals(device)) {
+            throw new IllegalArgumentException(w + " is not on " + device + " (this rank's device)");
+        }
+        if (!weightDTypes().contains(w.dtype())) {
+            throw new IllegalArgumentException(w + ": the CUDA backend's weights are F32, BF16 or F16");
+        }
     }
 
-    private static int colsOf(Tensor t) {
-        return t.shape().rank() < 2 ? Math.toIntExact(t.numel()) : t.cols();
-    }
-
-    private static int strideOf(Tensor t) {
-        return t.shape().rank() < 2 ? Math.toIntExact(Math.max(1, t.numel())) : t.rowStride();
+    private Tensor halfScratch(DType dtype, long numel) {
+        Tensor t = halfScratch.get(dtype);
+        if (t == null || t.numel() < numel) {
+            if (t != null) {
+                t.close();
+            }
+            t = tensors.allocate(Shape.of(numel), dtype);
+            halfScratch.put(dtype, t);
+        }
+        return t;
     }
 
     private static void checkBias(Tensor bias, int cols) {
@@ -334,16 +405,79 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** Device memory from {@code cudaMalloc}, freed by {@code cudaFree} when its tensor is closed. */
-    static final class DeviceMemory extends Pointer {
-        DeviceMemory(long bytes, Device device) {
-            Cuda.check(cudart.cudaMalloc(this, bytes), "cudaMalloc(" + bytes + " bytes on " + device + ")");
-            Pointer freeMe = new Pointer(this);
-            // Registered while the capacity is still 0, so that JavaCPP does not count device memory
-            // against its host-memory limit (maxBytes).
-            deallocator(() -> cudart.cudaFree(freeMe));
-            this.capacity = bytes;
-            this.limit = bytes;
+    /** The runtime calls of {@link DeviceTensors} on this rank's stream, each checked and named. */
+    static final class Stream implements DeviceTensors.StreamCalls {
+        private final int index;
+        private final CUstream_st stream;
+        final boolean pooled;
+        /** Read by error messages; written by the rank's thread before it queues work. */
+        volatile String lastQueued;
+        /** Set when the stream is destroyed: later frees (tensors closed after the backend) use cudaFree. */
+        volatile boolean closed;
+
+        Stream(int index, CUstream_st stream, boolean pooled) {
+            this.index = index;
+            this.stream = stream;
+            this.pooled = pooled;
+        }
+
+        @Override
+        public Pointer malloc(long bytes) {
+            Pointer p = new Pointer();
+            String call = (pooled ? "cudaMallocAsync(" : "cudaMalloc(") + bytes + " bytes on cuda:" + index + ")";
+            Cuda.check(pooled ? cudart.cudaMallocAsync(p, bytes, stream) : cudart.cudaMalloc(p, bytes), call, lastQueued);
+            return p;
+        }
+
+        @Override
+        public synchronized void free(Pointer memory) {
+            // Also reached from JavaCPP's deallocator thread for a tensor nobody closed: set the device.
+            cudart.cudaSetDevice(index);
+            int status = !closed && pooled ? cudart.cudaFreeAsync(memory, stream) : cudart.cudaFree(memory);
+            if (status != cudart.cudaSuccess && status != cudart.cudaErrorCudartUnloading) {
+                Cuda.check(status, (closed || !pooled ? "cudaFree" : "cudaFreeAsync") + " on cuda:" + index, lastQueued);
+            }
+        }
+
+        @Override
+        public void memset(Pointer dst, int value, long bytes) {
+            String before = lastQueued;
+            lastQueued = "cudaMemsetAsync(" + bytes + " bytes)";
+            Cuda.check(cudart.cudaMemsetAsync(dst, value, bytes, stream), lastQueued, before);
+        }
+
+        @Override
+        public void copy(Pointer dst, Pointer src, long bytes, DeviceCopies.Kind kind) {
+            String before = lastQueued;
+            lastQueued = "cudaMemcpyAsync(" + bytes + " bytes, " + kind.label + ")";
+            Cuda.check(cudart.cudaMemcpyAsync(dst, src, bytes, kind.cuda, stream), lastQueued, before);
+        }
+
+        @Override
+        public void copy2D(Pointer dst, long dstPitch, Pointer src, long srcPitch, long widthBytes, long rows,
+                           DeviceCopies.Kind kind) {
+            String before = lastQueued;
+            lastQueued = "cudaMemcpy2DAsync(" + rows + " rows of " + widthBytes + " bytes, pitches " + dstPitch + "/"
+                    + srcPitch + ", " + kind.label + ")";
+            Cuda.check(cudart.cudaMemcpy2DAsync(dst, dstPitch, src, srcPitch, widthBytes, rows, kind.cuda, stream),
+                    lastQueued, before);
+        }
+
+        @Override
+        public Pointer mallocHost(long bytes) {
+            Pointer p = new Pointer();
+            Cuda.check(cudart.cudaMallocHost(p, bytes), "cudaMallocHost(" + bytes + " bytes of pinned memory)");
+            return p;
+        }
+
+        @Override
+        public void freeHost(Pointer memory) {
+            Cuda.check(cudart.cudaFreeHost(memory), "cudaFreeHost", lastQueued);
+        }
+
+        @Override
+        public void synchronize(String why) {
+            Cuda.check(cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize (" + why + ")", lastQueued);
         }
     }
 }

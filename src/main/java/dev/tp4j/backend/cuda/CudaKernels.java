@@ -1,7 +1,9 @@
 package dev.tp4j.backend.cuda;
 
 import dev.tp4j.backend.Activation;
+import dev.tp4j.tensor.Tensor;
 import java.io.IOException;
+import java.lang.ref.Reference;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -38,11 +40,11 @@ final class CudaKernels implements AutoCloseable {
     static final String FILL = "tp4j_fill";
     static final String BF16_TO_F32 = "tp4j_bf16_to_f32";
     static final String F16_TO_F32 = "tp4j_f16_to_f32";
-    static final String F32_TO_BF16 = "tp4j_f32_to_bf16";
+    static final String F32_TO_HALF = "tp4j_f32_to_half";
 
     /** Every kernel name this class launches (a CPU test checks each is declared in the sources). */
     static final List<String> LAUNCHED = List.of(BROADCAST_ROWS, ADD_BIAS, ACTIVATE, GATED_ACTIVATE, FILL,
-            BF16_TO_F32, F16_TO_F32, F32_TO_BF16);
+            BF16_TO_F32, F16_TO_F32, F32_TO_HALF);
 
     private static final int BLOCK = 256;
     private static final int MAX_BLOCKS = 65535;
@@ -64,6 +66,18 @@ final class CudaKernels implements AutoCloseable {
                 return 3;
             default:
                 throw new IllegalArgumentException("no CUDA kernel for activation " + act);
+        }
+    }
+
+    /** The {@code format} argument of {@code tp4j_f32_to_half} for a half-precision dtype. */
+    static int halfFormat(dev.tp4j.tensor.DType dtype) {
+        switch (dtype) {
+            case BF16:
+                return 0;
+            case F16:
+                return 1;
+            default:
+                throw new IllegalArgumentException("no half-precision format for " + dtype);
         }
     }
 
@@ -136,10 +150,37 @@ final class CudaKernels implements AutoCloseable {
         return archs;
     }
 
+    /**
+     * The cache file for these sources compiled with {@code opts} by NVRTC {@code nvrtcVersion} (e.g.
+     * {@code 13.1}): a newer NVRTC may generate different code from the same source and options (a fixed
+     * miscompilation, new instructions), so its output must not be served from an older one's cache.
+     */
+    static Path cacheFile(Target target, List<String> opts, String nvrtcVersion) {
+        String key = KernelSources.sha256(String.join(" ", opts) + " nvrtc " + nvrtcVersion);
+        return cacheDir().resolve(key.substring(0, 16) + "-" + target.option() + (target.cubin() ? ".cubin" : ".ptx"));
+    }
+
+    /** {@code major.minor} of the NVRTC library loaded. */
+    static String nvrtcVersion() {
+        int[] major = {0};
+        int[] minor = {0};
+        Cuda.checkNvrtc(nvrtc.nvrtcVersion(major, minor), "nvrtcVersion");
+        return major[0] + "." + minor[0];
+    }
+
+    /**
+     * The options as NVRTC's {@code const char* const*}. {@code PointerPointer(String...)} keeps the
+     * strings' {@code BytePointer}s in the array object: {@code put(i, new BytePointer(...))} would leave
+     * them unreferenced, free for the garbage collector (and JavaCPP's deallocator) to release before
+     * NVRTC reads them.
+     */
+    static PointerPointer<BytePointer> cStrings(List<String> strings) {
+        return new PointerPointer<>(strings.toArray(new String[0]));
+    }
+
     private static byte[] image(Target target) {
         List<String> opts = options(target.option());
-        String key = KernelSources.sha256(String.join(" ", opts) + " nvrtc");
-        Path cached = cacheDir().resolve(key.substring(0, 16) + "-" + target.option() + (target.cubin() ? ".cubin" : ".ptx"));
+        Path cached = cacheFile(target, opts, nvrtcVersion());
         try {
             if (Files.isRegularFile(cached)) {
                 return Files.readAllBytes(cached);
@@ -165,11 +206,9 @@ final class CudaKernels implements AutoCloseable {
         Cuda.checkNvrtc(nvrtc.nvrtcCreateProgram(prog, new BytePointer(KernelSources.combined()),
                 new BytePointer("tp4j_kernels.cu"), 0, (BytePointer) null, (BytePointer) null), "nvrtcCreateProgram");
         try {
-            PointerPointer<BytePointer> optPtrs = new PointerPointer<>(opts.size());
-            for (int i = 0; i < opts.size(); i++) {
-                optPtrs.put(i, new BytePointer(opts.get(i)));
-            }
+            PointerPointer<BytePointer> optPtrs = cStrings(opts);
             int status = nvrtc.nvrtcCompileProgram(prog, opts.size(), optPtrs);
+            Reference.reachabilityFence(optPtrs);
             if (status != nvrtc.NVRTC_SUCCESS) {
                 SizeTPointer logSize = new SizeTPointer(1);
                 nvrtc.nvrtcGetProgramLogSize(prog, logSize);
@@ -201,27 +240,30 @@ final class CudaKernels implements AutoCloseable {
         return arch;
     }
 
-    /** Launches {@code name} over {@code total} elements with the given arguments (JavaCPP pointers to values). */
-    void launch(String name, long total, CUstream_st stream, Pointer... args) {
-        if (total <= 0) {
-            return;
-        }
-        int blocks = (int) Math.min(MAX_BLOCKS, (total + BLOCK - 1) / BLOCK);
-        PointerPointer<Pointer> params = new PointerPointer<>(args.length);
-        for (int i = 0; i < args.length; i++) {
-            params.put(i, args[i]);
-        }
-        Cuda.checkDriver(cudart.cuLaunchKernel(functions.get(name), blocks, 1, 1, BLOCK, 1, 1, 0, stream, params,
-                (PointerPointer<?>) null), "cuLaunchKernel(" + name + ")");
-        params.close();
-        for (Pointer a : args) {
-            a.close(); // cuLaunchKernel copied the values
+    /**
+     * Launches {@code name} over {@code total} elements with the given arguments (JavaCPP pointers to
+     * values); {@code before} (may be null) is the work queued before it, for the error message.
+     */
+    void launch(String name, long total, CUstream_st stream, String before, Pointer... args) {
+        try {
+            if (total <= 0) {
+                return;
+            }
+            int blocks = (int) Math.min(MAX_BLOCKS, (total + BLOCK - 1) / BLOCK);
+            try (PointerPointer<Pointer> params = new PointerPointer<>(args)) {
+                Cuda.checkDriver(cudart.cuLaunchKernel(functions.get(name), blocks, 1, 1, BLOCK, 1, 1, 0, stream, params,
+                        (PointerPointer<?>) null), "cuLaunchKernel(" + name + ", " + blocks + "x" + BLOCK + " threads)", before);
+            }
+        } finally {
+            for (Pointer a : args) {
+                a.close(); // cuLaunchKernel copied the values
+            }
         }
     }
 
-    /** A kernel argument holding a device address. */
-    static LongPointer ptr(Pointer devicePointer) {
-        return new LongPointer(1).put(Cuda.address(devicePointer));
+    /** A kernel argument holding the device address of the tensor's first element. */
+    static LongPointer ptr(Tensor t) {
+        return new LongPointer(1).put(DevicePointers.address(t));
     }
 
     static IntPointer i32(int v) {
@@ -238,6 +280,6 @@ final class CudaKernels implements AutoCloseable {
 
     @Override
     public void close() {
-        cudart.cuModuleUnload(module);
+        Cuda.checkDriver(cudart.cuModuleUnload(module), "cuModuleUnload(" + arch + " kernels)");
     }
 }

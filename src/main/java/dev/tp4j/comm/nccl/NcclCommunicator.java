@@ -6,13 +6,13 @@ import static org.bytedeco.cuda.global.nccl.ncclSuccess;
 import static org.bytedeco.cuda.global.nccl.ncclSum;
 
 import dev.tp4j.backend.cuda.CudaBackend;
+import dev.tp4j.backend.cuda.DevicePointers;
 import dev.tp4j.comm.CollectiveOp;
 import dev.tp4j.comm.CommStats;
 import dev.tp4j.CommunicationException;
 import dev.tp4j.comm.Communicator;
 import dev.tp4j.rendezvous.RendezvousStore;
 import dev.tp4j.tensor.DType;
-import dev.tp4j.tensor.Partition;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
 import java.lang.reflect.Method;
@@ -24,6 +24,7 @@ import org.bytedeco.cuda.global.nccl;
 import org.bytedeco.cuda.nccl.ncclComm;
 import org.bytedeco.cuda.nccl.ncclConfig_t;
 import org.bytedeco.cuda.nccl.ncclUniqueId;
+import org.bytedeco.javacpp.Pointer;
 
 /**
  * Collectives between GPU ranks through NCCL, one communicator per rank, on the rank's stream.
@@ -38,9 +39,9 @@ import org.bytedeco.cuda.nccl.ncclUniqueId;
  * naming the collective and the phase. Waiting makes every call synchronous, as the TCP ring is, so
  * the recorded times are the collectives' own.
  *
- * <p>Uneven counts: NCCL's all_gather and reduce_scatter need the same count on every rank. When tp4j's
- * partition is uneven, the data go through padded device scratch (every rank's chunk padded to the
- * largest) and are compacted afterwards with device-to-device copies; even counts go straight through.
+ * <p>What happens around the NCCL calls (uneven counts padded through device scratch and compacted
+ * afterwards, the one-rank copies of the out-of-place collectives, byte-positioned {@code void*}
+ * buffers) is {@link NcclCollectives}, checked on CPU ranks by NcclCollectivesTest.
  *
  * <p>Sent bytes in {@link CommStats} are the ring model's (nccl-tests' bus factors), not measured.
  *
@@ -57,8 +58,7 @@ public final class NcclCommunicator implements Communicator {
     private final Duration timeout;
     private final ncclComm comm;
     private final CommStats stats = new CommStats();
-    private Tensor scratchIn;
-    private Tensor scratchOut;
+    private final NcclCollectives collectives;
     private Tensor barrierWord;
     private boolean failed;
     private boolean closed;
@@ -69,6 +69,7 @@ public final class NcclCommunicator implements Communicator {
         this.backend = backend;
         this.timeout = timeout;
         this.comm = comm;
+        this.collectives = new NcclCollectives(rank, worldSize, backend, new Enqueued());
     }
 
     /** Joins the NCCL communicator of the job: all ranks call this together. */
@@ -140,92 +141,32 @@ public final class NcclCommunicator implements Communicator {
     @Override
     public void allReduce(Tensor buffer) {
         requireDevice(buffer, "all_reduce buffer");
-        long n = buffer.numel();
         long bytes = buffer.byteSize();
-        run(CollectiveOp.ALL_REDUCE, n, bytes, 2 * bytes * (worldSize - 1) / worldSize, () -> nccl.ncclAllReduce(
-                buffer.floatPointer(), buffer.floatPointer(), n, ncclFloat32, ncclSum, comm, backend.stream()));
+        timed(CollectiveOp.ALL_REDUCE, buffer.numel(), bytes, 2 * bytes * (worldSize - 1) / worldSize,
+                () -> collectives.allReduce(buffer));
     }
 
     @Override
     public void allGather(Tensor local, Tensor gathered, long[] counts) {
         requireDevice(local, "all_gather input");
         requireDevice(gathered, "all_gather output");
-        long total = 0;
-        long max = 0;
-        for (long c : counts) {
-            total += c;
-            max = Math.max(max, c);
-        }
-        if (counts.length != worldSize || counts[rank] != local.numel() || total != gathered.numel()) {
-            throw new IllegalArgumentException("all_gather counts do not match the tensors on rank " + rank);
-        }
-        long sent = gathered.byteSize() * (worldSize - 1) / worldSize;
-        final long chunk = max;
-        boolean even = true;
-        for (long c : counts) {
-            even &= c == chunk;
-        }
-        if (even) {
-            run(CollectiveOp.ALL_GATHER, total, gathered.byteSize(), sent, () -> nccl.ncclAllGather(
-                    local.floatPointer(), gathered.floatPointer(), chunk, ncclFloat32, comm, backend.stream()));
-            return;
-        }
-        // Uneven: pad every chunk to the largest, gather, then compact.
-        Tensor in = scratchIn(max).slice(0, max);
-        Tensor out = scratchOut(max * worldSize).slice(0, max * worldSize);
-        if (local.numel() > 0) {
-            backend.copy(local, in.slice(0, local.numel()));
-        }
-        run(CollectiveOp.ALL_GATHER, total, gathered.byteSize(), sent, () -> nccl.ncclAllGather(
-                in.floatPointer(), out.floatPointer(), chunk, ncclFloat32, comm, backend.stream()));
-        long offset = 0;
-        for (int r = 0; r < worldSize; r++) {
-            if (counts[r] > 0) {
-                backend.copy(out.slice(r * max, counts[r]), gathered.slice(offset, counts[r]));
-            }
-            offset += counts[r];
-        }
+        timed(CollectiveOp.ALL_GATHER, gathered.numel(), gathered.byteSize(),
+                gathered.byteSize() * (worldSize - 1) / worldSize, () -> collectives.allGather(local, gathered, counts));
     }
 
     @Override
     public void reduceScatter(Tensor input, Tensor output) {
         requireDevice(input, "reduce_scatter input");
         requireDevice(output, "reduce_scatter output");
-        long n = input.numel();
-        Partition part = new Partition(n, worldSize);
-        if (output.numel() != part.count(rank)) {
-            throw new IllegalArgumentException("reduce_scatter output of rank " + rank + " has " + output.numel()
-                    + " elements, its chunk of " + n + " has " + part.count(rank));
-        }
-        long sent = input.byteSize() * (worldSize - 1) / worldSize;
-        if (part.isEven()) {
-            long each = n / worldSize;
-            run(CollectiveOp.REDUCE_SCATTER, n, input.byteSize(), sent, () -> nccl.ncclReduceScatter(
-                    input.floatPointer(), output.floatPointer(), each, ncclFloat32, ncclSum, comm, backend.stream()));
-            return;
-        }
-        long max = part.count(0); // the first ranks take the extra element
-        Tensor in = scratchIn(max * worldSize).slice(0, max * worldSize);
-        Tensor out = scratchOut(max).slice(0, max);
-        for (int r = 0; r < worldSize; r++) {
-            if (part.count(r) > 0) {
-                backend.copy(input.view(Shape.of(n)).slice(part.offset(r), part.count(r)), in.slice(r * max, part.count(r)));
-            }
-        }
-        run(CollectiveOp.REDUCE_SCATTER, n, input.byteSize(), sent, () -> nccl.ncclReduceScatter(
-                in.floatPointer(), out.floatPointer(), max, ncclFloat32, ncclSum, comm, backend.stream()));
-        if (output.numel() > 0) {
-            backend.copy(out.slice(0, output.numel()), output.view(Shape.of(output.numel())));
-        }
+        timed(CollectiveOp.REDUCE_SCATTER, input.numel(), input.byteSize(),
+                input.byteSize() * (worldSize - 1) / worldSize, () -> collectives.reduceScatter(input, output));
     }
 
     @Override
     public void broadcast(Tensor buffer, int root) {
         requireDevice(buffer, "broadcast buffer");
-        long n = buffer.numel();
-        run(CollectiveOp.BROADCAST, n, buffer.byteSize(), rank == (root + worldSize - 1) % worldSize ? 0 : buffer.byteSize(),
-                () -> nccl.ncclBroadcast(buffer.floatPointer(), buffer.floatPointer(), n, ncclFloat32, root, comm,
-                        backend.stream()));
+        long sent = rank == (root + worldSize - 1) % worldSize ? 0 : buffer.byteSize();
+        timed(CollectiveOp.BROADCAST, buffer.numel(), buffer.byteSize(), sent, () -> collectives.broadcast(buffer, root));
     }
 
     @Override
@@ -235,8 +176,8 @@ public final class NcclCommunicator implements Communicator {
         }
         Tensor w = barrierWord;
         long start = System.nanoTime();
-        enqueueAndWait(CollectiveOp.BARRIER, () -> nccl.ncclAllReduce(w.floatPointer(), w.floatPointer(), 1,
-                ncclFloat32, ncclSum, comm, backend.stream()));
+        Pointer p = DevicePointers.bytes(w);
+        enqueueAndWait(CollectiveOp.BARRIER, () -> nccl.ncclAllReduce(p, p, 1, ncclFloat32, ncclSum, comm, backend.stream()));
         stats.record(CollectiveOp.BARRIER, 0, 0, 0, System.nanoTime() - start);
     }
 
@@ -257,31 +198,98 @@ public final class NcclCommunicator implements Communicator {
         return failed;
     }
 
+    /**
+     * Frees the scratch, then {@code ncclCommFinalize} (which, on this non-blocking communicator, flushes
+     * outstanding work asynchronously: polled to completion within the timeout) and
+     * {@code ncclCommDestroy}. Destroying without finalizing can cut off peers still exchanging with this
+     * rank. A failure is aborted and thrown, naming the step; a communicator that failed earlier was
+     * aborted then and is only released.
+     */
     @Override
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
-        for (Tensor t : new Tensor[] {scratchIn, scratchOut, barrierWord}) {
-            if (t != null) {
-                t.close();
-            }
+        collectives.close();
+        if (barrierWord != null) {
+            barrierWord.close();
         }
         if (failed) {
             return; // aborted already
         }
-        nccl.ncclCommDestroy(comm);
+        try {
+            NcclTeardown.close(new NcclTeardown.Ops() {
+                @Override
+                public int finalizeComm() {
+                    return nccl.ncclCommFinalize(comm);
+                }
+
+                @Override
+                public int asyncError(int[] state) {
+                    return nccl.ncclCommGetAsyncError(comm, state);
+                }
+
+                @Override
+                public int destroy() {
+                    return nccl.ncclCommDestroy(comm);
+                }
+
+                @Override
+                public int abort() {
+                    return nccl.ncclCommAbort(comm);
+                }
+
+                @Override
+                public String errorString(int result) {
+                    return nccl.ncclGetErrorString(result).getString();
+                }
+
+                @Override
+                public String lastError() {
+                    return NcclCommunicator.this.lastError();
+                }
+            }, timeout, "rank " + rank + " of " + worldSize);
+        } catch (CommunicationException e) {
+            failed = true;
+            throw e;
+        }
     }
 
     // ------------------------------------------------------------------------------------------------
 
-    private void run(CollectiveOp op, long elements, long payload, long sent, IntSupplier call) {
+    /** Runs a collective and records it; at one rank nothing is sent. */
+    private void timed(CollectiveOp op, long elements, long payload, long sent, Runnable collective) {
         long start = System.nanoTime();
-        if (elements > 0 && worldSize > 1) {
-            enqueueAndWait(op, call);
-        }
+        collective.run();
         stats.record(op, elements, payload, worldSize > 1 ? sent : 0, System.nanoTime() - start);
+    }
+
+    /** NCCL's calls on this communicator and the rank's stream, each waited for. */
+    private final class Enqueued implements NcclCollectives.Calls {
+        @Override
+        public void allReduce(Pointer send, Pointer recv, long count) {
+            enqueueAndWait(CollectiveOp.ALL_REDUCE, () -> nccl.ncclAllReduce(send, recv, count, ncclFloat32, ncclSum, comm,
+                    backend.stream()));
+        }
+
+        @Override
+        public void allGather(Pointer send, Pointer recv, long sendCount) {
+            enqueueAndWait(CollectiveOp.ALL_GATHER, () -> nccl.ncclAllGather(send, recv, sendCount, ncclFloat32, comm,
+                    backend.stream()));
+        }
+
+        @Override
+        public void reduceScatter(Pointer send, Pointer recv, long recvCount) {
+            enqueueAndWait(CollectiveOp.REDUCE_SCATTER, () -> nccl.ncclReduceScatter(send, recv, recvCount, ncclFloat32,
+                    ncclSum, comm, backend.stream()));
+        }
+
+        @Override
+        public void broadcast(Pointer send, Pointer recv, long count, int root) {
+            enqueueAndWait(CollectiveOp.BROADCAST, () -> nccl.ncclBroadcast(send, recv, count, ncclFloat32, root, comm,
+                    backend.stream()));
+        }
     }
 
     private void enqueueAndWait(CollectiveOp op, IntSupplier call) {
@@ -348,10 +356,14 @@ public final class NcclCommunicator implements Communicator {
 
     private CommunicationException abort(String phase, String why) {
         failed = true;
-        nccl.ncclCommAbort(comm);
+        int a = nccl.ncclCommAbort(comm);
+        String aborted = a == ncclSuccess || a == ncclInProgress ? "communicator aborted"
+                : "ncclCommAbort failed too: " + nccl.ncclGetErrorString(a).getString();
         return new CommunicationException("NCCL " + phase + " failed on rank " + rank + " of " + worldSize + ": " + why
-                + "; communicator aborted");
+                + "; " + aborted + (backend.lastQueued() == null ? "" : "; last work queued on the stream: "
+                + backend.lastQueued()));
     }
+
 
     private String lastError() {
         org.bytedeco.javacpp.BytePointer p = nccl.ncclGetLastError(comm);
@@ -375,25 +387,5 @@ public final class NcclCommunicator implements Communicator {
         if (!t.isContiguous()) {
             throw new IllegalArgumentException(what + " " + t + " must be contiguous");
         }
-    }
-
-    private Tensor scratchIn(long numel) {
-        if (scratchIn == null || scratchIn.numel() < numel) {
-            if (scratchIn != null) {
-                scratchIn.close();
-            }
-            scratchIn = backend.allocate(Shape.of(Math.max(1, numel)), DType.F32);
-        }
-        return scratchIn;
-    }
-
-    private Tensor scratchOut(long numel) {
-        if (scratchOut == null || scratchOut.numel() < numel) {
-            if (scratchOut != null) {
-                scratchOut.close();
-            }
-            scratchOut = backend.allocate(Shape.of(Math.max(1, numel)), DType.F32);
-        }
-        return scratchOut;
     }
 }

@@ -1,6 +1,7 @@
 package dev.tp4j.task.bench;
 
 import dev.tp4j.backend.Activation;
+import dev.tp4j.backend.DTypeChoice;
 
 /**
  * What {@code tp4j bench} measures.
@@ -10,9 +11,16 @@ import dev.tp4j.backend.Activation;
  * @param iterations            timed runs of each measurement
  * @param minCollectiveBytes    smallest collective size in the sweep (×4 per step)
  * @param maxCollectiveBytes    largest collective size in the sweep
+ * @param dtype                 the weights' dtype in the GEMM and the MLP ({@code auto}: F32, the seeded weights')
  */
 public record BenchOptions(int tokens, int hidden, int ffn, Activation activation, int warmup, int iterations,
-                           long minCollectiveBytes, long maxCollectiveBytes) {
+                           long minCollectiveBytes, long maxCollectiveBytes, DTypeChoice dtype) {
+
+    public BenchOptions(int tokens, int hidden, int ffn, Activation activation, int warmup, int iterations,
+                        long minCollectiveBytes, long maxCollectiveBytes) {
+        this(tokens, hidden, ffn, activation, warmup, iterations, minCollectiveBytes, maxCollectiveBytes,
+                DTypeChoice.AUTO);
+    }
 
     /** Sizes of the collective sweep: min, 4·min, … up to max. */
     public long[] collectiveSizes() {

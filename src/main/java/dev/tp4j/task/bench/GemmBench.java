@@ -26,8 +26,9 @@ final class GemmBench {
     }
 
     static List<BenchResult> run(Backend backend, Communicator comm, BenchOptions o) {
+        DType weights = o.dtype().resolve(DType.F32, backend);
         if (!backend.device().isCpu()) {
-            return runOnDevice(backend, comm, o);
+            return runOnDevice(backend, comm, o, weights);
         }
         int m = o.tokens();
         int k = o.hidden();
@@ -54,10 +55,11 @@ final class GemmBench {
     }
 
     /**
-     * A GPU rank: tp4j's linear (cublasSgemm) timed to completion (the stream synchronised in every
-     * iteration). There is no separate raw call to compare with: the linear is one cublasSgemm.
+     * A GPU rank: tp4j's linear timed to completion (the stream synchronised in every iteration): one
+     * cublasSgemm for F32 weights; for BF16/F16 weights the rounding of x into the weights' dtype and one
+     * cublasGemmEx (F32 accumulation). There is no separate raw call to compare with.
      */
-    private static List<BenchResult> runOnDevice(Backend backend, Communicator comm, BenchOptions o) {
+    private static List<BenchResult> runOnDevice(Backend backend, Communicator comm, BenchOptions o, DType weights) {
         int m = o.tokens();
         int k = o.hidden();
         int n = new Partition(o.ffn(), comm.worldSize()).intCount(comm.rank());
@@ -65,18 +67,22 @@ final class GemmBench {
         double flops = 2.0 * m * n * k;
         boolean tf32 = backend instanceof CudaBackend cuda && cuda.tf32();
         SeededWeights seeded = new SeededWeights(7);
+        Tensor hostW = Tensor.allocateHost(Shape.of(n, k), DType.F32);
+        seeded.fillRows("w", k, 0, SeededWeights.linearBound(k), hostW);
         try (Tensor x = backend.allocate(Shape.of(m, k), DType.F32);
-             Tensor w = backend.allocate(Shape.of(n, k), DType.F32);
+             Tensor w = backend.adoptWeight(hostW, weights);
              Tensor y = backend.allocate(Shape.of(m, n), DType.F32)) {
             fillThroughHost(backend, seeded, "x", 1f, x);
-            fillThroughHost(backend, seeded, "w", SeededWeights.linearBound(k), w);
             Samples viaTp4j = Timer.time(o, () -> {
                 backend.linear(x, w, null, y);
                 backend.synchronize();
             });
             double gflops = flops / (viaTp4j.medianMs() * 1e6);
-            return List.of(BenchResult.of("gemm", "tp4j linear (cuBLAS" + (tf32 ? ", TF32)" : ")"), comm.worldSize(),
-                    tf32 ? "tf32" : "f32", null, shape, viaTp4j, new Figure("gflops", gflops)));
+            boolean half = weights != DType.F32;
+            String op = half ? "tp4j linear (cublasGemmEx, " + weights + ")" : "tp4j linear (cuBLAS" + (tf32 ? ", TF32)" : ")");
+            String dtype = half ? weights.name().toLowerCase(java.util.Locale.ROOT) : tf32 ? "tf32" : "f32";
+            return List.of(BenchResult.of("gemm", op, comm.worldSize(), dtype, null, shape, viaTp4j,
+                    new Figure("gflops", gflops)));
         }
     }
 

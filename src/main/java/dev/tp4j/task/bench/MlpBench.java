@@ -24,7 +24,8 @@ final class MlpBench {
 
     static List<BenchResult> run(Backend backend, Communicator comm, BenchOptions o) {
         SeededWeights weights = new SeededWeights(11);
-        try (ParallelMlp mlp = new SeededLayers(backend, comm, weights)
+        DType weightDType = o.dtype().resolve(DType.F32, backend);
+        try (ParallelMlp mlp = new SeededLayers(backend, comm, weights, weightDType)
                      .mlp("mlp", o.hidden(), o.ffn(), o.activation(), false, true);
              Tensor x = backend.allocate(Shape.of(o.tokens(), o.hidden()), DType.F32);
              Tensor y = backend.allocate(Shape.of(o.tokens(), o.hidden()), DType.F32)) {
@@ -42,7 +43,8 @@ final class MlpBench {
             double commMs = reduces.count() == 0 ? 0 : reduces.nanos() / 1e6 / reduces.count();
             double flops = 4.0 * o.tokens() * o.hidden() * o.ffn();
             String shape = "tokens " + o.tokens() + ", hidden " + o.hidden() + ", ffn " + o.ffn();
-            return List.of(BenchResult.of("mlp", "forward (" + o.activation() + ")", comm.worldSize(), "f32", null,
+            String dtype = weightDType.name().toLowerCase(java.util.Locale.ROOT);
+            return List.of(BenchResult.of("mlp", "forward (" + o.activation() + ")", comm.worldSize(), dtype, null,
                     shape, s, new Figure("gflops", flops / (s.medianMs() * 1e6)), new Figure("comm_ms", commMs),
                     new Figure("comm_fraction", commMs / s.medianMs())));
         }

@@ -60,7 +60,9 @@ public final class MlpRun {
             MlpInput input = MlpInput.check(inputFile, options.inputName(), layout);
 
             long loadStart = System.nanoTime();
-            ParallelMlp mlp = MlpShardLoader.load(checkpoint, layout, options.activation(), backend, comm, listener);
+            DType weightDType = options.dtype().resolve(layout.up().weight().dtype(), backend);
+            ParallelMlp mlp = MlpShardLoader.load(checkpoint, layout, options.activation(), backend, comm, listener,
+                    weightDType);
             long loadNanos = System.nanoTime() - loadStart;
             long bytesRead = checkpoint.bytesRead();
             try (mlp; Tensor x = backend.adopt(readInput(inputFile, input))) {
@@ -84,7 +86,8 @@ public final class MlpRun {
                 boolean passed = true;
                 if (options.verify()) {
                     if (comm.rank() == ROOT) {
-                        comparison = Comparison.of("mlp", output, reference(checkpoint, layout, x, input.tokens()));
+                        comparison = Comparison.of("mlp", output, reference(checkpoint, layout, x, input.tokens(),
+                                weightDType));
                         passed = comparison.passed();
                     }
                     passed = agree(passed);
@@ -100,7 +103,9 @@ public final class MlpRun {
                     }
                     written = true;
                 }
-                return new MlpResult(options, comm.worldSize(), backend.describe(), comm.describe(), layout,
+                String compute = backend.describe() + (weightDType == DType.F32 ? ""
+                        : "; weights in " + weightDType + ", GEMM inputs rounded to it, F32 accumulation");
+                return new MlpResult(options, comm.worldSize(), compute, comm.describe(), layout,
                         input.shape(), input.tokens(), loads, forwardNanos, forwardTraffic,
                         stats.since(beforeReport).summaries(), comparison, passed, written);
             }
@@ -119,15 +124,18 @@ public final class MlpRun {
         }
     }
 
-    /** The float64 sequential MLP over the full checkpoint (rank 0, {@code --verify}). */
-    private Bounded reference(SafetensorsFile checkpoint, MlpLayout layout, Tensor x, int tokens) {
+    /**
+     * The float64 sequential MLP over the full checkpoint (rank 0, {@code --verify}), bounded for GEMM
+     * inputs rounded to {@code weightDType}.
+     */
+    private Bounded reference(SafetensorsFile checkpoint, MlpLayout layout, Tensor x, int tokens, DType weightDType) {
         var weights = new Float64Reference.MlpWeights(layout.hidden(), layout.ffn(),
                 full(checkpoint, layout.up().weightName()), bias(checkpoint, layout.up()),
                 layout.isGated() ? full(checkpoint, layout.gate().weightName()) : null,
                 layout.isGated() ? bias(checkpoint, layout.gate()) : null,
                 full(checkpoint, layout.down().weightName()), bias(checkpoint, layout.down()));
         return Float64Reference.mlp(Bounded.exact(toDoubles(backend.copyToHost(x))), tokens, options.activation(),
-                weights);
+                weights, weightDType);
     }
 
     private static double[] bias(SafetensorsFile checkpoint, LinearTensors layer) {

@@ -21,11 +21,18 @@ public final class SeededLayers {
     private final Backend backend;
     private final Communicator comm;
     private final SeededWeights weights;
+    private final DType weightDType;
 
     public SeededLayers(Backend backend, Communicator comm, SeededWeights weights) {
+        this(backend, comm, weights, DType.F32);
+    }
+
+    /** @param weightDType what the weight matrices are kept in (one of the backend's weightDTypes); biases stay F32 */
+    public SeededLayers(Backend backend, Communicator comm, SeededWeights weights, DType weightDType) {
         this.backend = backend;
         this.comm = comm;
         this.weights = weights;
+        this.weightDType = weightDType;
     }
 
     public ColumnParallelLinear column(String name, int in, int out, boolean withBias, boolean gatherOutput) {
@@ -33,8 +40,10 @@ public final class SeededLayers {
         long first = rows.offset(comm.rank());
         int count = rows.intCount(comm.rank());
         float bound = SeededWeights.linearBound(in);
-        Tensor w = hostThenDevice(Shape.of(count, in), t -> weights.fillRows(name + ".weight", in, first, bound, t));
-        Tensor b = withBias ? hostThenDevice(Shape.of(count), t -> weights.fillSlice(name + ".bias", first, bound, t)) : null;
+        Tensor w = hostThenDevice(Shape.of(count, in), weightDType,
+                t -> weights.fillRows(name + ".weight", in, first, bound, t));
+        Tensor b = withBias ? hostThenDevice(Shape.of(count), DType.F32,
+                t -> weights.fillSlice(name + ".bias", first, bound, t)) : null;
         return new ColumnParallelLinear(backend, comm, w, b, out, gatherOutput);
     }
 
@@ -43,8 +52,10 @@ public final class SeededLayers {
         long first = cols.offset(comm.rank());
         int count = cols.intCount(comm.rank());
         float bound = SeededWeights.linearBound(in);
-        Tensor w = hostThenDevice(Shape.of(out, count), t -> weights.fillColumns(name + ".weight", in, first, bound, t));
-        Tensor b = withBias ? hostThenDevice(Shape.of(out), t -> weights.fillSlice(name + ".bias", 0, bound, t)) : null;
+        Tensor w = hostThenDevice(Shape.of(out, count), weightDType,
+                t -> weights.fillColumns(name + ".weight", in, first, bound, t));
+        Tensor b = withBias ? hostThenDevice(Shape.of(out), DType.F32,
+                t -> weights.fillSlice(name + ".bias", 0, bound, t)) : null;
         return new RowParallelLinear(backend, comm, w, b, in, inputIsParallel);
     }
 
@@ -65,8 +76,8 @@ public final class SeededLayers {
         return weights.full(name + ".bias", 1, out, SeededWeights.linearBound(in));
     }
 
-    /** Fills the shard in host memory and moves it to the backend's device (in place on a CPU rank). */
-    private Tensor hostThenDevice(Shape shape, Consumer<Tensor> fill) {
+    /** Fills the shard in host memory and moves it to the backend's device (in place on a CPU rank) in {@code storage}. */
+    private Tensor hostThenDevice(Shape shape, DType storage, Consumer<Tensor> fill) {
         Tensor host = Tensor.allocateHost(shape, DType.F32);
         try {
             fill.accept(host);
@@ -74,6 +85,6 @@ public final class SeededLayers {
             host.close();
             throw e;
         }
-        return backend.adopt(host);
+        return backend.adoptWeight(host, storage);
     }
 }

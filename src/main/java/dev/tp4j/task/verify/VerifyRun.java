@@ -30,6 +30,8 @@ public final class VerifyRun {
     private final Communicator comm;
     private final VerifyOptions options;
     private final SeededWeights weights;
+    /** The weights' dtype on this backend; the GEMM inputs are rounded to it (its bounds follow). */
+    private final DType weightDType;
     private CommStats.Snapshot verificationTraffic = CommStats.Snapshot.EMPTY;
 
     public VerifyRun(Backend backend, Communicator comm, VerifyOptions options) {
@@ -37,6 +39,7 @@ public final class VerifyRun {
         this.comm = comm;
         this.options = options;
         this.weights = new SeededWeights(options.seed());
+        this.weightDType = options.dtype().resolve(DType.F32, backend);
     }
 
     /** Runs every check on every rank (collectively); the returned result is complete on rank 0 only. */
@@ -45,7 +48,7 @@ public final class VerifyRun {
         int hidden = options.hidden();
         int ffn = options.ffn();
         boolean bias = options.bias();
-        SeededLayers layers = new SeededLayers(backend, comm, weights);
+        SeededLayers layers = new SeededLayers(backend, comm, weights, weightDType);
         ColumnParallelLinear column = layers.column("column", hidden, ffn, bias, false);
         ColumnParallelLinear gathered = column.withGatherOutput(true);
         RowParallelLinear row = layers.row("row", ffn, hidden, bias, false);
@@ -93,7 +96,9 @@ public final class VerifyRun {
         }
         boolean passed = checks.stream().allMatch(CheckResult::passed);
         boolean agreed = agreeOnVerdict(passed);
-        return new VerifyResult(options, comm.worldSize(), backend.describe(), comm.describe(), shapes, checks,
+        String compute = backend.describe() + (weightDType == DType.F32 ? ""
+                : "; weights in " + weightDType + ", GEMM inputs rounded to it, F32 accumulation");
+        return new VerifyResult(options, comm.worldSize(), compute, comm.describe(), shapes, checks,
                 verificationTraffic.summaries(), agreed);
     }
 
@@ -255,7 +260,7 @@ public final class VerifyRun {
             if (column == null) {
                 column = Float64Reference.linear(full("input", options.batch(), options.hidden()), options.batch(),
                         options.hidden(), SeededLayers.fullWeight(weights, "column", options.hidden(), options.ffn()),
-                        options.ffn(), bias("column", options.hidden(), options.ffn()));
+                        options.ffn(), bias("column", options.hidden(), options.ffn()), weightDType);
             }
             return column;
         }
@@ -264,7 +269,7 @@ public final class VerifyRun {
             if (row == null) {
                 row = Float64Reference.linear(full("row_input", options.batch(), options.ffn()), options.batch(),
                         options.ffn(), SeededLayers.fullWeight(weights, "row", options.ffn(), options.hidden()),
-                        options.hidden(), bias("row", options.ffn(), options.hidden()));
+                        options.hidden(), bias("row", options.ffn(), options.hidden()), weightDType);
             }
             return row;
         }
@@ -280,7 +285,7 @@ public final class VerifyRun {
                         gated ? SeededLayers.fullWeight(weights, "mlp.gate_proj", h, f) : null,
                         gated ? bias("mlp.gate_proj", h, f) : null,
                         SeededLayers.fullWeight(weights, "mlp.down_proj", f, h), bias("mlp.down_proj", f, h));
-                mlp = Float64Reference.mlp(full("input", b, h), b, options.activation(), w);
+                mlp = Float64Reference.mlp(full("input", b, h), b, options.activation(), w, weightDType);
             }
             return mlp;
         }

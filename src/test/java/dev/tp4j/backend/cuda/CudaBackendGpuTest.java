@@ -65,22 +65,70 @@ class CudaBackendGpuTest {
         return n * U / (1 - n * U);
     }
 
+    /**
+     * Views written and read back, each time checking the whole tensor: a write at the wrong offset must
+     * not be hidden by a read from the same wrong offset (issue 12: void* pointers positioned in floats).
+     */
     @Test
-    void tensorsLiveOnTheDeviceAndRoundTrip() {
+    void tensorsLiveOnTheDeviceAndViewsCopyInPlace() {
         try (Tensor t = fp32.allocate(Shape.of(3, 5), DType.F32)) {
             assertTrue(t.device().equals(Device.cuda(fp32.device().index())));
             assertArrayEquals(new float[15], fp32.copyToHost(t), "allocate zeroes");
             float[] v = random(new Random(1), 15, 10);
             fp32.copyFromHost(v, t);
             assertArrayEquals(v, fp32.copyToHost(t));
-            // A column window (ld > cols) copies in and out in place.
+            // A column window (ld > cols) copies in and out in place, and nowhere else.
             Tensor window = t.narrowColumns(1, 3);
             float[] w = random(new Random(2), 9, 10);
             fp32.copyFromHost(w, window);
+            float[] expect = v.clone();
+            for (int i = 0; i < 3; i++) {
+                System.arraycopy(w, i * 3, expect, i * 5 + 1, 3);
+            }
+            assertArrayEquals(expect, fp32.copyToHost(t), "whole tensor after writing the window");
             assertArrayEquals(w, fp32.copyToHost(window));
             try (Tensor dst = fp32.allocate(Shape.of(3, 3), DType.F32)) {
                 fp32.copy(window, dst);
                 assertArrayEquals(w, fp32.copyToHost(dst));
+            }
+            // A slice at an offset, written from the host and device to device.
+            Tensor flat = t.view(Shape.of(15));
+            fp32.copyFromHost(new float[] {-1, -2, -3}, flat.slice(11, 3));
+            System.arraycopy(new float[] {-1, -2, -3}, 0, expect, 11, 3);
+            assertArrayEquals(expect, fp32.copyToHost(t), "whole tensor after writing a slice");
+            fp32.copy(flat.slice(11, 3), flat.slice(2, 3));
+            System.arraycopy(new float[] {-1, -2, -3}, 0, expect, 2, 3);
+            assertArrayEquals(expect, fp32.copyToHost(t), "whole tensor after a device copy between slices");
+        }
+    }
+
+    /** Kernels and cuBLAS on views at an offset (their address arithmetic differs from the copies'). */
+    @Test
+    void linearIntoAColumnWindowOfAWiderOutput() {
+        float[] x = random(new Random(3), 2 * 4, 1);
+        float[] w = random(new Random(4), 3 * 4, 1);
+        float[] bias = {1, 2, 3};
+        try (Tensor xt = fp32.allocate(Shape.of(2, 4), DType.F32);
+             Tensor wt = fp32.allocate(Shape.of(3, 4), DType.F32);
+             Tensor bt = fp32.allocate(Shape.of(3), DType.F32);
+             Tensor y = fp32.allocate(Shape.of(2, 7), DType.F32)) {
+            fp32.copyFromHost(x, xt);
+            fp32.copyFromHost(w, wt);
+            fp32.copyFromHost(bias, bt);
+            fp32.linear(xt, wt, bt, y.narrowColumns(4, 3));
+            float[] got = fp32.copyToHost(y);
+            for (int i = 0; i < 2; i++) {
+                for (int j = 0; j < 7; j++) {
+                    double ref = 0;
+                    if (j >= 4) {
+                        ref = bias[j - 4];
+                        for (int p = 0; p < 4; p++) {
+                            ref += (double) x[i * 4 + p] * w[(j - 4) * 4 + p];
+                        }
+                    }
+                    assertTrue(Math.abs(got[i * 7 + j] - ref) <= 1e-5, "y[" + i + "," + j + "] = " + got[i * 7 + j]
+                            + ", float64 " + ref);
+                }
             }
         }
     }
@@ -127,6 +175,53 @@ class CudaBackendGpuTest {
                     double err = Math.abs(got[i * n + j] - ref);
                     assertTrue(err <= bound, "y[" + i + "," + j + "] = " + got[i * n + j] + ", float64 " + ref
                             + ", error " + err + " > bound " + bound);
+                }
+            }
+        }
+    }
+
+    /**
+     * BF16/F16 weights (adoptWeight) through cublasGemmEx: x rounded to the weights' dtype on the device,
+     * products accumulated in F32. Against float64 on the rounded inputs the bound is fp32's
+     * {@code γ_{k+1}·Σ|x̂·ŵ|}; the rounding itself is checked by comparing with Java's round-to-nearest-even.
+     */
+    @ParameterizedTest(name = "{0} window={1}")
+    @CsvSource({"BF16, false", "BF16, true", "F16, false", "F16, true"})
+    void halfPrecisionWeightsMatchFloat64OnTheRoundedInputs(DType half, boolean window) {
+        int m = 9;
+        int n = 70;
+        int k = 1000;
+        Random rnd = new Random(half.ordinal() * 7L + (window ? 1 : 0));
+        float[] x = random(rnd, m * k, 1);
+        float[] w = random(rnd, n * k, 1 / Math.sqrt(k));
+        float[] bias = random(rnd, n, 1);
+        java.util.function.DoubleUnaryOperator round = half == DType.BF16
+                ? v -> dev.tp4j.io.BFloat16.toFloat(dev.tp4j.io.BFloat16.fromFloat((float) v))
+                : v -> dev.tp4j.io.Float16.toFloat(dev.tp4j.io.Float16.fromFloat((float) v));
+        int extra = window ? 5 : 0;
+        try (Tensor xWide = fp32.allocate(Shape.of(m, k + extra), DType.F32);
+             Tensor wt = fp32.adoptWeight(Tensor.hostOf(Shape.of(n, k), w), half);
+             Tensor bt = fp32.allocate(Shape.of(n), DType.F32);
+             Tensor y = fp32.allocate(Shape.of(m, n), DType.F32)) {
+            assertTrue(wt.dtype() == half, wt.toString());
+            Tensor xt = window ? xWide.narrowColumns(extra, k) : xWide;
+            fp32.copyFromHost(x, xt);
+            fp32.copyFromHost(bias, bt);
+            fp32.linear(xt, wt, bt, y);
+            float[] got = fp32.copyToHost(y);
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < n; j++) {
+                    double ref = bias[j];
+                    double abs = Math.abs(bias[j]);
+                    for (int p = 0; p < k; p++) {
+                        double prod = round.applyAsDouble(x[i * k + p]) * round.applyAsDouble(w[j * k + p]);
+                        ref += prod;
+                        abs += Math.abs(prod);
+                    }
+                    double bound = gamma(k + 1) * abs + Float.MIN_NORMAL;
+                    double err = Math.abs(got[i * n + j] - ref);
+                    assertTrue(err <= bound, half + " y[" + i + "," + j + "] = " + got[i * n + j] + ", float64 on the "
+                            + "rounded inputs " + ref + ", error " + err + " > bound " + bound);
                 }
             }
         }

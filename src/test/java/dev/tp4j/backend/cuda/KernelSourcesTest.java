@@ -74,6 +74,64 @@ class KernelSourcesTest {
     }
 
     @Test
+    void theCacheFileFollowsTheNvrtcVersion() {
+        CudaKernels.Target sm90 = new CudaKernels.Target("sm_90", true);
+        List<String> opts = CudaKernels.options("sm_90");
+        Path a = CudaKernels.cacheFile(sm90, opts, "13.0");
+        Path b = CudaKernels.cacheFile(sm90, opts, "13.1");
+        assertNotEquals(a, b, "a kernel compiled by another NVRTC must not be served from the cache");
+        assertEquals(a, CudaKernels.cacheFile(sm90, opts, "13.0"));
+        assertTrue(a.getFileName().toString().endsWith("-sm_90.cubin"), a.toString());
+        assertTrue(CudaKernels.cacheFile(new CudaKernels.Target("compute_121", false), opts, "13.0").toString()
+                .endsWith("-compute_121.ptx"));
+    }
+
+    /**
+     * NVRTC's options stay allocated as long as the array handed to it is reachable, through any number of
+     * garbage collections. The control shows the test can see the defect it guards against: strings put
+     * into a {@code PointerPointer} one by one are freed by the collector while the array is still in use.
+     */
+    @Test
+    void nvrtcOptionStringsLiveAsLongAsTheirArray() throws InterruptedException {
+        String big = "-D" + "X".repeat(8 << 20); // 8 MiB: far above whatever else is freed meanwhile
+        long bytes = big.length() + 1L;
+        settle();
+        long before = org.bytedeco.javacpp.Pointer.totalBytes();
+        org.bytedeco.javacpp.PointerPointer<org.bytedeco.javacpp.BytePointer> kept = CudaKernels.cStrings(List.of(big, big));
+        settle();
+        long held = org.bytedeco.javacpp.Pointer.totalBytes() - before;
+        assertTrue(held >= 2 * bytes, "options freed while their array is reachable: " + held + " bytes held");
+        assertEquals("-DXX", kept.getString(0).substring(0, 4));
+        java.lang.ref.Reference.reachabilityFence(kept);
+        kept = null;
+
+        org.bytedeco.javacpp.PointerPointer<org.bytedeco.javacpp.BytePointer> loose =
+                new org.bytedeco.javacpp.PointerPointer<>(2);
+        settle();
+        before = org.bytedeco.javacpp.Pointer.totalBytes();
+        loose.put(0, new org.bytedeco.javacpp.BytePointer(big));
+        loose.put(1, new org.bytedeco.javacpp.BytePointer(big));
+        settle();
+        assertTrue(org.bytedeco.javacpp.Pointer.totalBytes() - before < bytes,
+                "control: strings put one by one should have been freed while the array lives");
+        java.lang.ref.Reference.reachabilityFence(loose);
+    }
+
+    /** Runs the collector until JavaCPP's deallocator has released what became unreachable. */
+    private static void settle() throws InterruptedException {
+        long last = -1;
+        for (int i = 0; i < 50; i++) {
+            System.gc();
+            Thread.sleep(20);
+            long now = org.bytedeco.javacpp.Pointer.totalBytes();
+            if (now == last) {
+                return;
+            }
+            last = now;
+        }
+    }
+
+    @Test
     void nvrtcTargetIsTheDevicesCubinOrPtxForNewerGpus() {
         int[] nvrtc13 = {75, 80, 86, 87, 89, 90, 100, 103, 110, 120, 121};
         assertEquals(new CudaKernels.Target("sm_90", true), CudaKernels.target(90, nvrtc13));
