@@ -226,7 +226,12 @@ check "an arbitrary uid (not in /etc/passwd)" "$work/uid.out" 0 '^\[0\] verify: 
 # mlp on a checkpoint mounted read-only (PyTorch-made: BERT-style, F32, exact GELU, with biases), the
 # output written to the mounted results directory; rank 0 checks it against float64 (--verify).
 fixture="$root/src/test/resources/interop/bert_f32_gelu"
-run_args=(-v "$fixture:/checkpoint:ro" -v "$work/results:/results" "$image" mlp
+# The host run below is compared byte for byte, so the container gets the host's OpenBLAS settings:
+# OPENBLAS_CORETYPE set on the host (e.g. Haswell) and left to detection in the container (e.g.
+# Cooperlake) pick different GEMM kernels, which round differently.
+blas_env=()
+for v in $(compgen -e | grep '^OPENBLAS_' || true); do blas_env+=(-e "$v"); done
+run_args=("${blas_env[@]}" -v "$fixture:/checkpoint:ro" -v "$work/results:/results" "$image" mlp
   --checkpoint /checkpoint/model.safetensors --up model.layers.0.mlp.up_proj
   --down model.layers.0.mlp.down_proj --activation gelu --input /checkpoint/input.safetensors
   --output /results/out.safetensors --verify --json /results/mlp.json)
