@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The containers' entry point: one rank per visible GPU, or CPU ranks when there is none.
 #
-#   demo | verify | mlp | bench [task options]
+#   demo | verify | mlp | bench | generate [task options]
 #       -> tp4j launch --nproc-per-node N [multi-node flags] TASK [task options]
 #          N = the GPUs this container sees: CUDA_VISIBLE_DEVICES (a comma list), else
 #          NVIDIA_VISIBLE_DEVICES (a comma list; "all" = the GPUs `nvidia-smi -L` lists, or the
 #          /dev/nvidia<N> files; "none", "void" or empty = 0), else the /dev/nvidia<N> files.
 #          With no GPU: CPU ranks, with a one-line notice on stderr. `demo` is then `tp4j demo` (4 CPU
-#          ranks); verify and mlp run 4 CPU ranks, bench 2 (ranks beyond the cores would measure nothing).
+#          ranks); verify and mlp run 4 CPU ranks, bench and generate 2 (ranks beyond the cores would measure
+#          nothing; 2 divides the heads of nearly every model).
 #   info [options]     -> tp4j info, once (not per rank)
 #   anything else      -> exec'd as is (tp4j launch ..., bash, ...)
 #
@@ -98,7 +99,7 @@ if [ $# -eq 0 ]; then
 fi
 task="$1"
 case "$task" in
-  demo | verify | mlp | bench) shift ;;
+  demo | verify | mlp | bench | generate) shift ;;
   info) shift; run "$tp4j" info "$@" ;;
   *) run "$@" ;;
 esac
@@ -118,7 +119,7 @@ fi
 
 launch=(--nproc-per-node)
 if [ "$gpus" -lt 1 ]; then
-  case "$task" in bench) cpu_default=2 ;; *) cpu_default=4 ;; esac
+  case "$task" in bench | generate) cpu_default=2 ;; *) cpu_default=4 ;; esac
   nproc="${nproc:-$cpu_default}"
   echo "entrypoint: no GPU visible (CUDA_VISIBLE_DEVICES, NVIDIA_VISIBLE_DEVICES, /dev/nvidia*): $task on $nproc CPU ranks" >&2
   if [ "$task" = demo ] && [ "$nproc" = 4 ] && [ "${NNODES:-${PET_NNODES:-1}}" = 1 ]; then

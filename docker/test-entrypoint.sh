@@ -93,6 +93,8 @@ expect "no GPU: verify on 4 CPU ranks" "$T|launch|--nproc-per-node|4|--backend|c
   "$(run_dry "" verify --hidden 64)"
 expect "no GPU: bench on 2 CPU ranks" "$T|launch|--nproc-per-node|2|--backend|cpu|bench|--quick" \
   "$(run_dry "" bench --quick)"
+expect "no GPU: generate on 2 CPU ranks" "$T|launch|--nproc-per-node|2|--backend|cpu|generate|--model|/m|--prompt-ids|1" \
+  "$(run_dry "" generate --model /m --prompt-ids 1)"
 expect "no GPU, TP4J_NPROC=3: demo" "$T|launch|--nproc-per-node|3|--backend|cpu|verify" \
   "$(run_dry "TP4J_NPROC=3" demo)"
 expect "GPUs, TP4J_NPROC=1" "$T|launch|--nproc-per-node|1|verify" \

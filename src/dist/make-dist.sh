@@ -78,6 +78,13 @@ for j in "$dist"/lib/cuda-*-linux-*.jar; do
   [ "${#drop[@]}" -eq 0 ] || "$jdk/bin/java" "$root/src/dist/TrimJar.java" "$j" "${drop[@]}"
 done
 
+# DJL's tokenizers jar holds Hugging Face tokenizers' native library for four platforms (19 MB); the
+# distribution is for Linux x86-64 (as are its JavaCPP jars), so the others stay out.
+for j in "$dist"/lib/tokenizers-*.jar; do
+  "$jdk/bin/java" "$root/src/dist/TrimJar.java" "$j" 'native/lib/linux-aarch64/**' 'native/lib/osx-*/**' \
+    'native/lib/win-*/**'
+done
+
 # The JDK modules the jars need: what tp4j's classes reach through the class path (jdeps follows the
 # references; this also copes with modular jars, whose `requires` jdeps cannot resolve when they are
 # analysed as inputs of their own), plus what each non-modular jar refers to as a whole (code that is
