@@ -121,6 +121,15 @@ public interface Backend extends AutoCloseable {
         throw unsupported("add");
     }
 
+    /**
+     * Bytes per second this backend reads from its memory, streaming a buffer of {@code bytes} (larger than
+     * the caches) with its own threads: what a weight-bound decode step can reach at best. NaN where not
+     * measured.
+     */
+    default double streamBytesPerSecond(long bytes) {
+        return Double.NaN;
+    }
+
     /** Whether this backend has the decoder-model operations above. */
     default boolean hasDecoderOps() {
         return false;

@@ -83,6 +83,11 @@ public final class GenerateCommand implements Callable<Integer>, Preflight {
         json = Flags.outputFile(spec, "--json", file);
     }
 
+    @Option(names = "--bandwidth", description = "After generating, every rank measures its memory bandwidth "
+            + "(all at once, as they share the memory) and the report gives the decode's bound: each rank must "
+            + "read all its weights once per token.")
+    boolean bandwidth;
+
     int timeoutSeconds;
 
     @Option(names = "--timeout", defaultValue = "120", paramLabel = "SECONDS",
@@ -106,7 +111,7 @@ public final class GenerateCommand implements Callable<Integer>, Preflight {
                     + "--temperature too (without it decoding is greedy)");
         }
         return new GenerateOptions(model, prompt.ids == null ? null : parseIds(prompt.ids), prompt.text, maxNewTokens,
-                ignoreEos, temperature, topK, topP, seed, logits, json, false);
+                ignoreEos, temperature, topK, topP, seed, logits, json, false, bandwidth);
     }
 
     private int[] parseIds(String ids) {

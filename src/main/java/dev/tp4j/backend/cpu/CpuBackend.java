@@ -4,6 +4,7 @@ import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasRowMajor;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasTrans;
 import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemm;
+import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemv;
 
 import dev.tp4j.backend.Backend;
 import dev.tp4j.backend.Activation;
@@ -121,6 +122,13 @@ public final class CpuBackend implements Backend {
             }
             return;
         }
+        if (m == 1) {
+            // One token (a decode step): y = W·x is a matrix-vector product. sgemm would pack W (the whole
+            // weight, the step's dominant memory traffic) before using it once; sgemv streams it once.
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1f, w.floatPointer(), w.rowStride(),
+                    x.floatPointer(), 1, beta, y.floatPointer(), 1);
+            return;
+        }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k,
                 1f, x.floatPointer(), x.rowStride(), w.floatPointer(), w.rowStride(),
                 beta, y.floatPointer(), y.rowStride());
@@ -203,6 +211,30 @@ public final class CpuBackend implements Backend {
     @Override
     public void add(Tensor a, Tensor b) {
         DecoderKernels.add(a, b);
+    }
+
+    /**
+     * The rate OpenBLAS's sgemv streams a matrix of {@code bytes} through this rank's BLAS threads: what a
+     * decode step does with every weight. The best of five, after a first touch that maps the pages.
+     */
+    @Override
+    public double streamBytesPerSecond(long bytes) {
+        int cols = 4096;
+        int rows = Math.toIntExact(Math.max(1, bytes / Float.BYTES / cols));
+        try (Tensor matrix = Tensor.allocateHost(Shape.of(rows, cols), DType.F32);
+             Tensor x = Tensor.allocateHost(Shape.of(cols), DType.F32);
+             Tensor y = Tensor.allocateHost(Shape.of(rows), DType.F32)) {
+            long best = Long.MAX_VALUE;
+            for (int i = 0; i < 6; i++) {
+                long start = System.nanoTime();
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1f, matrix.floatPointer(), cols,
+                        x.floatPointer(), 1, 0f, y.floatPointer(), 1);
+                if (i > 0) {
+                    best = Math.min(best, System.nanoTime() - start);
+                }
+            }
+            return matrix.byteSize() / (best / 1e9);
+        }
     }
 
     @Override

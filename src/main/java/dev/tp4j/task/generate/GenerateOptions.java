@@ -11,10 +11,11 @@ import java.nio.file.Path;
  *                    (1 = off) and {@code seed} (null = a fresh one)
  * @param logits      where rank 0 writes the prompt's logits, or null
  * @param json        where rank 0 writes the report, or null
+ * @param measureBandwidth whether every rank also measures its memory bandwidth, for the decode's bound
  */
 public record GenerateOptions(Path model, int[] promptIds, String promptText, int maxNewTokens, boolean ignoreEos,
                               Double temperature, int topK, double topP, Long seed, Path logits, Path json,
-                              boolean verify) {
+                              boolean verify, boolean measureBandwidth) {
 
     public boolean sampling() {
         return temperature != null;

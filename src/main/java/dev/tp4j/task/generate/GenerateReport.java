@@ -14,6 +14,8 @@ import java.util.List;
  * @param prefillMs             the prompt's forward and the choice of the first token
  * @param decodeMsPerToken      one token's forward and the choice of the next, averaged over the decode steps
  * @param tokensPerSecond       decode throughput, 1000 / decodeMsPerToken
+ * @param decodeBoundMs         with --bandwidth: the slowest rank's weight bytes ÷ its measured memory bandwidth,
+ *                              the least time a decode step can take on these ranks
  * @param collectivesPerDecodeStep what one decode step ran, per op (identical on every rank)
  * @param verify                the prompt's logits against the float64 sequential model; absent without --verify
  * @param logitsFile            where the prompt's logits were written; absent without --logits
@@ -22,7 +24,8 @@ public record GenerateReport(boolean passed, int worldSize, String backend, Stri
                              String architecture, List<Integer> promptIds, List<Integer> tokens,
                              @JsonInclude(JsonInclude.Include.NON_NULL) String text, boolean stoppedAtEos,
                              double loadSeconds, double prefillMs, double decodeMsPerToken, double tokensPerSecond,
-                             int decodeSteps, List<Rank> ranks, List<StepCollectives> collectivesPerDecodeStep,
+                             int decodeSteps, @JsonInclude(JsonInclude.Include.NON_NULL) Double decodeBoundMs,
+                             List<Rank> ranks, List<StepCollectives> collectivesPerDecodeStep,
                              @JsonInclude(JsonInclude.Include.NON_NULL) Verification verify,
                              @JsonInclude(JsonInclude.Include.NON_NULL) String logitsFile) implements Report {
 
@@ -37,9 +40,11 @@ public record GenerateReport(boolean passed, int worldSize, String backend, Stri
      * @param weightBytes the weights it holds in memory (F32 on CPU ranks)
      * @param storedBytes the checkpoint bytes it read (only its own)
      * @param cacheBytes  its KV cache, preallocated for prompt + new tokens
+     * @param memoryGigabytesPerSecond with --bandwidth: what it read from memory per second, all ranks at once
      */
     public record Rank(int rank, long weightBytes, long storedBytes, long cacheBytes, double loadSeconds,
-                       long collectivesPerDecodeStep) {
+                       long collectivesPerDecodeStep,
+                       @JsonInclude(JsonInclude.Include.NON_NULL) Double memoryGigabytesPerSecond) {
     }
 
     /** One kind of collective in a decode step: how many and how many bytes each step moves. */

@@ -28,6 +28,12 @@ public final class GenerateReportText {
         out.println();
         out.printf(Locale.ROOT, "Load %.3f s; prefill %.2f ms; decode %.2f ms/token over %d steps (%.1f tokens/s)%n",
                 r.loadSeconds(), r.prefillMs(), r.decodeMsPerToken(), r.decodeSteps(), r.tokensPerSecond());
+        if (r.decodeBoundMs() != null) {
+            out.printf(Locale.ROOT, "  decode bound: %.2f ms/token (each rank reads its weights once per token at its "
+                    + "measured bandwidth: %s); decode is %.2fx the bound%n", r.decodeBoundMs(),
+                    r.ranks().stream().map(k -> String.format(Locale.ROOT, "%.1f GB/s", k.memoryGigabytesPerSecond()))
+                            .collect(Collectors.joining(", ")), r.decodeMsPerToken() / r.decodeBoundMs());
+        }
         out.println("Collectives per decode step: " + (r.collectivesPerDecodeStep().isEmpty() ? "none"
                 : r.collectivesPerDecodeStep().stream()
                 .map(c -> String.format(Locale.ROOT, "%s %s, %s", fmt(c.count()), c.op(), TrafficReport.bytes((long) c.bytes())))

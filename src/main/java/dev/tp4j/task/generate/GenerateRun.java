@@ -27,6 +27,8 @@ import java.util.List;
  */
 public final class GenerateRun {
     private static final int ROOT = 0;
+    /** Larger than any CPU's caches, small beside a model. */
+    private static final long BANDWIDTH_PROBE_BYTES = 512L << 20;
 
     /** Why GPU ranks cannot run generate yet, for the refusal (exit 2). */
     public static final String NO_GPU_KERNELS = "generate runs on CPU ranks only so far: the GPU kernels for the "
@@ -122,8 +124,13 @@ public final class GenerateRun {
             }
             CommStats.Snapshot traffic = outcome.decodeTraffic();
             long collectivesPerStep = outcome.decodeSteps() == 0 ? 0 : traffic.count() / outcome.decodeSteps();
+            long bandwidth = 0;
+            if (options.measureBandwidth()) {
+                comm.barrier(); // together: the ranks share the memory bus, as they do while decoding
+                bandwidth = Math.round(backend.streamBytesPerSecond(BANDWIDTH_PROBE_BYTES));
+            }
             long[][] perRank = Exchange.allGatherLongs(comm, backend, new long[] {model.weightBytes(), storedBytes,
-                    model.cacheBytes(), loadNanos, collectivesPerStep});
+                    model.cacheBytes(), loadNanos, collectivesPerStep, bandwidth});
             if (comm.rank() == ROOT && options.logits() != null) {
                 writeLogits(outcome.promptLogits(), prompt.length, config.vocabSize());
             }
@@ -153,10 +160,15 @@ public final class GenerateRun {
                                   TextTokenizer tokenizer) {
         List<GenerateReport.Rank> ranks = new ArrayList<>();
         double loadSeconds = 0;
+        Double boundMs = null;
         for (int r = 0; r < perRank.length; r++) {
             long[] v = perRank[r];
-            ranks.add(new GenerateReport.Rank(r, v[0], v[1], v[2], v[3] / 1e9, v[4]));
+            Double gbps = options.measureBandwidth() && v[5] > 0 ? v[5] / 1e9 : null;
+            ranks.add(new GenerateReport.Rank(r, v[0], v[1], v[2], v[3] / 1e9, v[4], gbps));
             loadSeconds = Math.max(loadSeconds, v[3] / 1e9);
+            if (gbps != null) {
+                boundMs = Math.max(boundMs == null ? 0 : boundMs, v[0] / (double) v[5] * 1e3);
+            }
         }
         List<GenerateReport.StepCollectives> perStep = new ArrayList<>();
         int steps = outcome.decodeSteps();
@@ -170,7 +182,7 @@ public final class GenerateRun {
         return new GenerateReport(true, comm.worldSize(), backend.describe(), comm.describe(),
                 options.model().toString(), config.toString(), box(prompt), box(outcome.tokens()),
                 tokenizer == null ? null : tokenizer.decode(outcome.tokens()), outcome.stoppedAtEos(), loadSeconds,
-                outcome.prefillMs(), decodeMs, decodeMs == 0 ? 0 : 1000 / decodeMs, steps, ranks, perStep, null,
+                outcome.prefillMs(), decodeMs, decodeMs == 0 ? 0 : 1000 / decodeMs, steps, boundMs, ranks, perStep, null,
                 options.logits() == null ? null : options.logits().toString());
     }
 
