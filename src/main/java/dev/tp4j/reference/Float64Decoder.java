@@ -214,7 +214,11 @@ public final class Float64Decoder {
             BoundedRows part = Float64DecoderOps.linear(x, Float64DecoderOps.Weight.of(w, rows, hidden, 1, false), null);
             for (int i = 0; i < tokens; i++) {
                 System.arraycopy(part.value(), i * rows, value, i * vocab + first, rows);
-                System.arraycopy(part.bound(), i * rows, bound, i * vocab + first, rows);
+                for (int j = 0; j < rows; j++) {
+                    // Rounded up by a relative 10⁻¹², far more than the float64 rounding in evaluating the
+                    // bounds themselves (a relative 10⁻¹⁶ per operation, some hundreds of operations deep).
+                    bound[i * vocab + first + j] = part.bound()[i * rows + j] * (1 + 1e-12);
+                }
             }
         }
         return new Bounded(value, bound);
