@@ -82,6 +82,39 @@ class Float64DecoderTest {
         }
     }
 
+    /**
+     * Weights five times the usual scale and three layers: the bound outgrows the logits (rigorous bounds
+     * compound with depth and weight scale), the decoder stops certifying spectral norms once the residual
+     * stream's bound is vacuous, and still every bound is a number or infinity, never NaN, and holds.
+     */
+    @Test
+    void aBoundThatBecomesVacuousStaysSoundAndTheDecoderIsReusable() {
+        Spec spec = new Spec("llama-strong-3-layers", "LlamaForCausalLM", 32, 64, 3, 4, 2, 0, 40, false, false, false,
+                10000, 1e-5, null, dev.tp4j.tensor.DType.F32, 0.1, 8);
+        Path dir = TinyDecoderModels.write(tmp.resolve(spec.name()), spec);
+        int[] ids = TinyDecoderModels.prompt(20, spec.vocab(), 3);
+        try (ModelDirectory model = ModelDirectory.open(dir)) {
+            ModelConfig config = ModelConfig.read(model);
+            Float64Decoder decoder = new Float64Decoder(model, config);
+            Bounded first = decoder.logits(ids);
+            Bounded again = decoder.logits(ids);
+            assertTrue(java.util.Arrays.equals(first.value(), again.value()) && java.util.Arrays.equals(first.bound(),
+                    again.bound()), "a second call on the same decoder gives the same logits and bounds");
+            double scale = 0;
+            double maxBound = 0;
+            for (int i = 0; i < first.length(); i++) {
+                assertTrue(!Double.isNaN(first.bound()[i]), "NaN bound at " + i);
+                scale = Math.max(scale, Math.abs(first.value()[i]));
+                maxBound = Math.max(maxBound, first.bound()[i]);
+            }
+            assertTrue(maxBound > scale, "this model was chosen for a vacuous bound, got " + maxBound + " at scale " + scale);
+            PlainDecoder plain = new PlainDecoder(model, config);
+            for (PlainDecoder.Order order : PlainDecoder.Order.values()) {
+                assertTrue(Comparison.of(spec + " " + order, plain.forward32(ids, order, false, false), first).passed());
+            }
+        }
+    }
+
     @Test
     void llama3ScalingCoversEveryBranchAndMatchesTransformersFormula() {
         Spec spec = TinyDecoderModels.specs().stream().filter(s -> s.llama3() != null).findFirst().orElseThrow();
