@@ -362,15 +362,16 @@ public final class Float64DecoderOps {
      * {@code [m, heads·headDim]} in blocks of one head, each head's {@code Σ_j softmax(q·k_j/√headDim)_j · v_j}.
      *
      * <p>The float32 recipe, per (query, head), over the n = t + 1 keys: {@code s_j = (q·k_j)·scale} with the
-     * dot in float32 in any order and {@code scale = 1/√headDim} rounded to float (≤ 2 roundings);
-     * {@code m = max_j s_j}; {@code e_j = exp(s_j − m)} computed in double and rounded to float (the
-     * subtraction in float32 or in double); {@code Z = Σ e_j} in float32, any order; {@code p_j = e_j / Z}
-     * in float32; {@code out = Σ_j p_j·v_j} in float32, any order.
+     * dot in float32 in any order (or q scaled first) and {@code scale = 1/√headDim} rounded to float (≤ 2
+     * roundings); {@code m = max_j s_j}; {@code e_j = exp(s_j − m)} computed in double and rounded to float
+     * (the subtraction in float32 or in double); {@code Z = Σ e_j} in float32, any order; {@code p_j = e_j / Z}
+     * in float32 (or {@code e_j·(1/Z)}); {@code out = Σ_j p_j·v_j} in float32, any order.
      *
      * <p><b>Scores</b>: {@code ŝ − s = scale·[(q̂·k̂ − q·k) + ζ](1+σ)(1+δ) + scale·q·k·((1+σ)(1+δ) − 1)} with ζ the
-     * dot's rounding ({@link #sumError}) and {@code |σ| ≤ γ₂}: {@code ε_s = scale·((I + |ζ|)(1 + γ₃) + γ₃|q·k|)}
+     * dot's rounding ({@link #sumError}) and {@code |σ| ≤ γ₂}: {@code ε_s = scale·((I + |ζ|)(1 + γ₃) + γ₃·Σ|q̂||k̂|)}
      * where I bounds {@code |q̂·k̂ − q·k|} by the smaller of {@code Σ(e_q|k| + |q|e_k + e_q e_k)} and
-     * {@code N_q‖k‖ + ‖q‖N_k + N_q N_k}. <b>The shift</b>: softmax is invariant under the computed max m̂, so
+     * {@code N_q‖k‖ + ‖q‖N_k + N_q N_k}; with {@code Σ|q̂||k̂|} rather than {@code |q·k|} in the last term it
+     * also covers q scaled elementwise before the dot (each product then carries the scaling's roundings). <b>The shift</b>: softmax is invariant under the computed max m̂, so
      * m̂ contributes nothing but the rounding of {@code ŝ_j − m̂} in float, at most
      * {@code u·(s_max − s_j + 2E)} ({@code E = max_j ε_{s_j}}); it joins the score error:
      * {@code d_j = ε_{s_j} + u·(s_max − s_j + 2E)}. <b>Propagation through softmax</b>: the Jacobian is
@@ -381,7 +382,8 @@ public final class Float64DecoderOps {
      * rounding, Math.exp's ulp μ), {@code Ẑ = Σ ê_k(1+θ_k)}, {@code |θ_k| ≤ γ_{n−1}} (positive terms), and
      * {@code p̂_j = ê_j/Ẑ·(1+δ'_j) = p̃_j·(1+δ_j)(1+μ_j)(1+δ'_j)/Σ_k p̃_k(1+δ_k)(1+μ_k)(1+θ_k)}: the denominator
      * is a convex combination, so {@code p̂_j = p̃_j(1 + ρ_j)},
-     * {@code |ρ_j| ≤ R = (1+u)²(1+μ)/((1−u)(1−μ)(1−γ_{n−1})) − 1} (≈ {@code 3u + γ_{n−1}}); underflowing
+     * {@code |ρ_j| ≤ R = (1+u)³(1+μ)/((1−u)(1−μ)(1−γ_{n−1})) − 1} (≈ {@code 4u + γ_{n−1}}: one u more than
+     * the division needs, for {@code e_j·(1/Z)}); underflowing
      * exponentials and probabilities add {@code (n + 2)·2⁻¹⁴⁹} (Ẑ ≥ 1: the max's term is exp(0) = 1):
      * {@code ε_{p_j} = |Δp_j| + R·(p_j + |Δp_j|) + (n + 2)·2⁻¹⁴⁹}. <b>Output</b>: elementwise
      * {@code Σ_j (ε_{p_j}(|v_j| + e_{v_j}) + p_j e_{v_j})} plus the rounding of the n-term sum; in norm
@@ -444,7 +446,7 @@ public final class Float64DecoderOps {
                 double magnitude = Math.min(magnitudeE, (qLength + qNorm) * (kLen + kNorm));
                 double zeta = sumError(headDim, magnitude, Math.abs(dot) + inherited, 0);
                 s[j] = dot * scale;
-                es[j] = scale * ((inherited + zeta) * (1 + g3) + g3 * Math.abs(dot));
+                es[j] = scale * ((inherited + zeta) * (1 + g3) + g3 * magnitude);
                 sMax = Math.max(sMax, s[j]);
                 eMax = Math.max(eMax, es[j]);
             }
@@ -464,7 +466,7 @@ public final class Float64DecoderOps {
                 weighted += p[j] * dj[j];
             }
             double grow = Math.exp(2 * dMax);
-            double rounding = (1 + U32) * (1 + U32) * (1 + MATH_ULP)
+            double rounding = (1 + U32) * (1 + U32) * (1 + U32) * (1 + MATH_ULP)
                     / ((1 - U32) * (1 - MATH_ULP) * (1 - gamma(n - 1L))) - 1;
             double underflow = (n + 2) * SUBNORMAL;
             double[] ep = new double[n];

@@ -291,6 +291,10 @@ class Float64DecoderOpsTest {
                     float[] out = attention32(pq.xf(), pk.xf(), pv.xf(), m, heads, kvHeads, d, order, doubleShift);
                     check(String.format(Locale.ROOT, "attention, input errors %.0e, %s%s", relative, order,
                             doubleShift ? ", shift in double" : ""), out, ref);
+                    // The variant: q scaled before the dot, and the probabilities as e_j·(1/Z).
+                    out = attention32(pq.xf(), pk.xf(), pv.xf(), m, heads, kvHeads, d, order, doubleShift, true);
+                    check(String.format(Locale.ROOT, "attention, input errors %.0e, %s%s, q scaled, 1/Z", relative,
+                            order, doubleShift ? ", shift in double" : ""), out, ref);
                 }
             }
         }
@@ -298,17 +302,27 @@ class Float64DecoderOpsTest {
 
     private static float[] attention32(float[] q, float[] k, float[] v, int m, int heads, int kvHeads, int d,
                                        Order order, boolean doubleShift) {
+        return attention32(q, k, v, m, heads, kvHeads, d, order, doubleShift, false);
+    }
+
+    private static float[] attention32(float[] q, float[] k, float[] v, int m, int heads, int kvHeads, int d,
+                                       Order order, boolean doubleShift, boolean variant) {
         float scale = (float) (1 / Math.sqrt(d));
         float[] out = new float[m * heads * d];
         for (int t = 0; t < m; t++) {
             for (int h = 0; h < heads; h++) {
                 int g = h / (heads / kvHeads);
                 float[] qs = java.util.Arrays.copyOfRange(q, t * heads * d + h * d, t * heads * d + (h + 1) * d);
+                if (variant) {
+                    for (int c = 0; c < d; c++) {
+                        qs[c] *= scale;
+                    }
+                }
                 float[] s = new float[t + 1];
                 float max = Float.NEGATIVE_INFINITY;
                 for (int j = 0; j <= t; j++) {
                     float[] ks = java.util.Arrays.copyOfRange(k, j * kvHeads * d + g * d, j * kvHeads * d + (g + 1) * d);
-                    s[j] = PlainDecoder.dot(qs, ks, order) * scale;
+                    s[j] = variant ? PlainDecoder.dot(qs, ks, order) : PlainDecoder.dot(qs, ks, order) * scale;
                     max = Math.max(max, s[j]);
                 }
                 float[] e = new float[t + 1];
@@ -317,8 +331,9 @@ class Float64DecoderOpsTest {
                 }
                 float z = PlainDecoder.sum(e, order);
                 float[] p = new float[t + 1];
+                float inverse = 1f / z;
                 for (int j = 0; j <= t; j++) {
-                    p[j] = e[j] / z;
+                    p[j] = variant ? e[j] * inverse : e[j] / z;
                 }
                 for (int c = 0; c < d; c++) {
                     float[] vs = new float[t + 1];
