@@ -99,8 +99,10 @@ public final class Float64DecoderOps {
      * {@code ‖W_b·Δ‖ ≤ ‖W_b‖₂·N_i}. The computed products have {@code Σ|x̂·w| ≤ Σ|x·w| + ‖w_j‖N_i} and
      * {@code |Σx̂·w| ≤ |Σx·w| + ‖w_j‖N_i}, and round as {@link #sumError} says: {@code r_j}. So
      * {@code e_j = ‖w_j‖·N_i + r_j}, {@code N_b = ‖W_b‖₂·N_i + ‖r_b‖} (or {@code ‖e_b‖} if smaller). The
-     * elementwise inheritance {@code Σ_t e_t|w_jt|} is not used: it is the worst case of every error's sign at
-     * once, larger than {@code ‖w_j‖·N} by about √k/2 for mixed-sign weights.
+     * elementwise inheritance {@code Σ_t e_t|w_jt|} is not used: per element it is about as large as
+     * {@code ‖w_j‖·N} when the errors are of similar size, and would cost a third product per multiply-add; the
+     * gain is in the blocks, whose norm grows by {@code ‖W_b‖₂}, about √k/2 times less than the 2-norm of the
+     * elementwise bounds grows for mixed-sign weights.
      */
     public static BoundedRows linear(BoundedRows x, Weight w, float[] bias) {
         int m = x.rows();
