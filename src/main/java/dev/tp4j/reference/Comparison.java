@@ -28,8 +28,8 @@ public record Comparison(String label, int elements, double maxAbsDiff, double m
         for (int i = 0; i < actual.length; i++) {
             double diff = Math.abs(actual[i] - reference.value()[i]);
             double bound = reference.bound()[i];
-            // A NaN anywhere is a failure, never a pass by comparison with NaN.
-            double ratio = Double.isNaN(diff) ? Double.POSITIVE_INFINITY
+            // A NaN anywhere (a value or a bound) is a failure, never a pass by comparison with NaN.
+            double ratio = Double.isNaN(diff) || Double.isNaN(bound) ? Double.POSITIVE_INFINITY
                     : diff == 0 ? 0 : bound == 0 ? Double.POSITIVE_INFINITY : diff / bound;
             maxDiff = Double.isNaN(diff) ? Double.POSITIVE_INFINITY : Math.max(maxDiff, diff);
             maxBound = Math.max(maxBound, bound);
