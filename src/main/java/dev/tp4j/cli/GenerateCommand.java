@@ -83,6 +83,11 @@ public final class GenerateCommand implements Callable<Integer>, Preflight {
         json = Flags.outputFile(spec, "--json", file);
     }
 
+    @Option(names = "--verify", description = "Rank 0 also runs the float64 sequential model from the full checkpoint "
+            + "on the prompt and compares the prompt's logits with it, element by element, against the float32 error "
+            + "bound; exit 1 (and no --logits file) on a mismatch.")
+    boolean verify;
+
     @Option(names = "--bandwidth", description = "After generating, every rank measures its memory bandwidth "
             + "(all at once, as they share the memory) and the report gives the decode's bound: each rank must "
             + "read all its weights once per token.")
@@ -111,7 +116,7 @@ public final class GenerateCommand implements Callable<Integer>, Preflight {
                     + "--temperature too (without it decoding is greedy)");
         }
         return new GenerateOptions(model, prompt.ids == null ? null : parseIds(prompt.ids), prompt.text, maxNewTokens,
-                ignoreEos, temperature, topK, topP, seed, logits, json, false, bandwidth);
+                ignoreEos, temperature, topK, topP, seed, logits, json, verify, bandwidth);
     }
 
     private int[] parseIds(String ids) {

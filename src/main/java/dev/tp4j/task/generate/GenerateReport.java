@@ -51,7 +51,12 @@ public record GenerateReport(boolean passed, int worldSize, String backend, Stri
     public record StepCollectives(String op, double count, double bytes) {
     }
 
-    /** The prompt's logits against the float64 model: the largest difference and the bound it must stay within. */
-    public record Verification(double maxAbsDiff, double maxBound, double worstDiffOverBound, boolean passed) {
+    /**
+     * The prompt's logits against the float64 model: the largest difference and the rigorous bound it must
+     * stay within. The bound grows with depth and width; {@code boundInformative} says whether it is still
+     * below the logits' own scale ({@code maxAbsLogit}), i.e. whether the check can catch an error at all.
+     */
+    public record Verification(double maxAbsDiff, double maxBound, double worstDiffOverBound, boolean passed,
+                               double maxAbsLogit, boolean boundInformative) {
     }
 }

@@ -14,6 +14,10 @@ import dev.tp4j.model.Generator;
 import dev.tp4j.model.HeadSharding;
 import dev.tp4j.model.ModelConfig;
 import dev.tp4j.model.Sampler;
+import dev.tp4j.reference.Bounded;
+import dev.tp4j.reference.Comparison;
+import dev.tp4j.reference.Float64Decoder;
+import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
 import java.io.PrintStream;
@@ -131,10 +135,26 @@ public final class GenerateRun {
             }
             long[][] perRank = Exchange.allGatherLongs(comm, backend, new long[] {model.weightBytes(), storedBytes,
                     model.cacheBytes(), loadNanos, collectivesPerStep, bandwidth});
-            if (comm.rank() == ROOT && options.logits() != null) {
+            GenerateReport.Verification verification = null;
+            boolean passed = true;
+            if (options.verify()) {
+                if (comm.rank() == ROOT) {
+                    Bounded reference = Float64Decoder.logits(dir, config, prompt);
+                    Comparison c = Comparison.of("logits", outcome.promptLogits(), reference);
+                    double scale = 0;
+                    for (double v : reference.value()) {
+                        scale = Math.max(scale, Math.abs(v));
+                    }
+                    verification = new GenerateReport.Verification(c.maxAbsDiff(), c.maxBound(), c.worstRatio(),
+                            c.passed(), scale, c.maxBound() < scale);
+                    passed = c.passed();
+                }
+                passed = agree(passed);
+            }
+            if (comm.rank() == ROOT && options.logits() != null && passed) {
                 writeLogits(outcome.promptLogits(), prompt.length, config.vocabSize());
             }
-            return report(config, prompt, outcome, perRank, tokenizer);
+            return report(config, prompt, outcome, perRank, tokenizer, verification, passed);
         }
     }
 
@@ -156,8 +176,17 @@ public final class GenerateRun {
         }
     }
 
+    /** Every rank exits with rank 0's verdict: one broadcast of pass or fail. */
+    private boolean agree(boolean passedOnRoot) {
+        try (Tensor verdict = backend.allocate(Shape.of(1), DType.F32)) {
+            backend.copyFromHost(new float[] {passedOnRoot ? 1f : 0f}, verdict);
+            comm.broadcast(verdict, ROOT);
+            return backend.copyToHost(verdict)[0] == 1f;
+        }
+    }
+
     private GenerateReport report(ModelConfig config, int[] prompt, Generator.Outcome outcome, long[][] perRank,
-                                  TextTokenizer tokenizer) {
+                                  TextTokenizer tokenizer, GenerateReport.Verification verification, boolean passed) {
         List<GenerateReport.Rank> ranks = new ArrayList<>();
         double loadSeconds = 0;
         Double boundMs = null;
@@ -179,11 +208,11 @@ public final class GenerateRun {
             }
         }
         double decodeMs = outcome.decodeMsPerToken();
-        return new GenerateReport(true, comm.worldSize(), backend.describe(), comm.describe(),
+        return new GenerateReport(passed, comm.worldSize(), backend.describe(), comm.describe(),
                 options.model().toString(), config.toString(), box(prompt), box(outcome.tokens()),
                 tokenizer == null ? null : tokenizer.decode(outcome.tokens()), outcome.stoppedAtEos(), loadSeconds,
-                outcome.prefillMs(), decodeMs, decodeMs == 0 ? 0 : 1000 / decodeMs, steps, boundMs, ranks, perStep, null,
-                options.logits() == null ? null : options.logits().toString());
+                outcome.prefillMs(), decodeMs, decodeMs == 0 ? 0 : 1000 / decodeMs, steps, boundMs, ranks, perStep, verification,
+                options.logits() == null || !passed ? null : options.logits().toString());
     }
 
     private static List<Integer> box(int[] ids) {

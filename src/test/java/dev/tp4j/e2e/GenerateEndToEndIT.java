@@ -1,0 +1,61 @@
+package dev.tp4j.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tp4j.io.SafetensorsFile;
+import dev.tp4j.tensor.Shape;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** {@code tp4j launch … generate} as a user runs it: worker processes, files written, the report's numbers. */
+class GenerateEndToEndIT {
+    private static final Path MODELS = Tp4jCommand.ROOT.resolve("src/test/resources/models");
+
+    @ParameterizedTest(name = "{0} at tp {1}")
+    @CsvSource({"llama, 2", "qwen2, 3"})
+    void ranksGeneratePyTorchsTokensAndWriteTheirFiles(String name, int tp, @TempDir Path dir) throws Exception {
+        Path model = MODELS.resolve(name);
+        ObjectMapper json = new ObjectMapper();
+        JsonNode expected = json.readTree(model.resolve("expected.json").toFile());
+        List<String> ids = new ArrayList<>();
+        expected.get("prompt_ids").forEach(id -> ids.add(id.asText()));
+        Path logits = dir.resolve("logits.safetensors");
+        Path report = dir.resolve("generate.json");
+        Tp4jCommand.Result r = Tp4jCommand.run(120, "launch", "--nproc-per-node", Integer.toString(tp), "--backend", "cpu",
+                "generate", "--model", model.toString(), "--prompt-ids", String.join(",", ids), "--max-new-tokens",
+                expected.get("max_new_tokens").asText(), "--ignore-eos", "--verify", "--logits", logits.toString(),
+                "--json", report.toString());
+        assertEquals(0, r.status(), r::all);
+        assertTrue(r.out().contains("[0] generated ids:"), r::all);
+
+        JsonNode out = json.readTree(report.toFile());
+        assertEquals(expected.get("greedy_tokens"), out.get("tokens"), r::all);
+        assertEquals(expected.get("prompt_ids"), out.get("prompt_ids"));
+        assertTrue(out.get("passed").asBoolean());
+        assertTrue(out.get("verify").get("max_abs_diff").asDouble() <= out.get("verify").get("max_bound").asDouble());
+        for (String key : List.of("load_seconds", "prefill_ms", "decode_ms_per_token", "tokens_per_second")) {
+            assertTrue(out.get(key).asDouble() > 0, key + " in " + out);
+        }
+        assertEquals(tp, out.get("ranks").size());
+        long layers = 2;
+        JsonNode perStep = out.get("collectives_per_decode_step");
+        assertEquals("all_reduce", perStep.get(0).get("op").asText(), perStep::toString);
+        assertEquals(1 + 2 * layers, perStep.get(0).get("count").asDouble(), perStep::toString);
+        assertEquals("all_gather", perStep.get(1).get("op").asText(), perStep::toString);
+        assertEquals(1, perStep.get(1).get("count").asDouble(), perStep::toString);
+        for (JsonNode rank : out.get("ranks")) {
+            assertTrue(rank.get("weight_bytes").asLong() > 0, rank::toString);
+        }
+
+        try (SafetensorsFile f = SafetensorsFile.open(logits)) {
+            assertEquals(Shape.of(ids.size(), expected.get("vocab_size").asLong()), f.info("logits").shape());
+        }
+    }
+}
