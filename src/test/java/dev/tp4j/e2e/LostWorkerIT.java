@@ -58,7 +58,8 @@ class LostWorkerIT {
         JobProbe.awaitCollectivesSetUp(port, token, 3, Duration.ofSeconds(60), () -> read(log));
         ProcessHandle victim = workers.get(1);
         long killedAt = System.nanoTime();
-        victim.destroyForcibly();
+        assertTrue(victim.destroyForcibly(), "SIGKILL to " + victim.pid() + " " + victim.info());
+        victim.onExit().get(10, TimeUnit.SECONDS);
         boolean ended = launcher.waitFor(30, TimeUnit.SECONDS);
         double seconds = (System.nanoTime() - killedAt) / 1e9;
         String out = Files.readString(log);
@@ -109,7 +110,8 @@ class LostWorkerIT {
         assertTrue(!before.contains("down_proj.weight"), "still loading when the worker is killed:\n" + before);
         ProcessHandle victim = workers.get(1);
         long killedAt = System.nanoTime();
-        victim.destroyForcibly();
+        assertTrue(victim.destroyForcibly(), "SIGKILL to " + victim.pid() + " " + victim.info());
+        victim.onExit().get(10, TimeUnit.SECONDS);
         boolean ended = launcher.waitFor(30, TimeUnit.SECONDS);
         double seconds = (System.nanoTime() - killedAt) / 1e9;
         String out = read(log);
@@ -157,6 +159,8 @@ class LostWorkerIT {
             throws Exception {
         return Poll.valueOf(n + " workers running " + task, timeout, () -> {
             List<ProcessHandle> workers = launcher.descendants()
+                    // A worker is a JVM (not a helper process of the launcher's process spawning) running the task.
+                    .filter(h -> h.info().command().map(c -> c.endsWith("/java")).orElse(false))
                     .filter(h -> h.info().arguments().map(a -> List.of(a).contains(task)).orElse(false))
                     .filter(h -> h.parent().map(p -> p.info().arguments()
                             .map(a -> List.of(a).contains("launch")).orElse(false)).orElse(false))
