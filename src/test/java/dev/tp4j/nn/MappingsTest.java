@@ -12,10 +12,10 @@ import dev.tp4j.comm.CommStats;
 import dev.tp4j.task.seeded.SeededLayers;
 import dev.tp4j.task.seeded.SeededWeights;
 import dev.tp4j.tensor.DType;
-import dev.tp4j.tensor.Device;
 import dev.tp4j.tensor.Partition;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
+import dev.tp4j.testing.ForwardingBackend;
 import dev.tp4j.testing.InMemoryGroup;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -112,73 +112,17 @@ class MappingsTest {
     }
 
     /** A CPU backend that counts what it allocates. */
-    private static final class CountingBackend implements Backend {
-        private final Backend inner;
+    private static final class CountingBackend extends ForwardingBackend {
         long allocations;
 
         CountingBackend(Backend inner) {
-            this.inner = inner;
-        }
-
-        @Override
-        public Device device() {
-            return inner.device();
+            super(inner);
         }
 
         @Override
         public Tensor allocate(Shape shape, DType dtype) {
             allocations++;
             return inner.allocate(shape, dtype);
-        }
-
-        @Override
-        public Tensor adopt(Tensor host) {
-            return inner.adopt(host);
-        }
-
-        @Override
-        public void copyFromHost(float[] src, Tensor dst) {
-            inner.copyFromHost(src, dst);
-        }
-
-        @Override
-        public float[] copyToHost(Tensor src) {
-            return inner.copyToHost(src);
-        }
-
-        @Override
-        public void copy(Tensor src, Tensor dst) {
-            inner.copy(src, dst);
-        }
-
-        @Override
-        public void linear(Tensor x, Tensor w, Tensor bias, Tensor y) {
-            inner.linear(x, w, bias, y);
-        }
-
-        @Override
-        public void addBias(Tensor y, Tensor bias) {
-            inner.addBias(y, bias);
-        }
-
-        @Override
-        public void activate(Activation act, Tensor x) {
-            inner.activate(act, x);
-        }
-
-        @Override
-        public void gatedActivate(Activation act, Tensor gate, Tensor up) {
-            inner.gatedActivate(act, gate, up);
-        }
-
-        @Override
-        public String describe() {
-            return "counting " + inner.describe();
-        }
-
-        @Override
-        public void close() {
-            inner.close();
         }
     }
 }

@@ -1,12 +1,10 @@
 package dev.tp4j.testing;
 
-import dev.tp4j.backend.Activation;
 import dev.tp4j.backend.Backend;
 import dev.tp4j.backend.cpu.CpuBackend;
 import dev.tp4j.io.BFloat16;
 import dev.tp4j.io.Float16;
 import dev.tp4j.tensor.DType;
-import dev.tp4j.tensor.Device;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
 import java.util.IdentityHashMap;
@@ -22,8 +20,8 @@ import java.util.Set;
  * <p>{@code forced}, when not null, rounds every weight to that dtype whatever was asked: a rank whose
  * numbers are half precision while the verifier believes F32 (the control that the bounds matter).
  */
-public final class RoundingCpuBackend implements Backend {
-    private final CpuBackend cpu = new CpuBackend(1);
+public final class RoundingCpuBackend extends ForwardingBackend {
+    private final Backend cpu;
     private final DType forced;
     private final Map<Tensor, DType> halfWeights = new IdentityHashMap<>();
 
@@ -32,6 +30,8 @@ public final class RoundingCpuBackend implements Backend {
     }
 
     public RoundingCpuBackend(DType forced) {
+        super(new CpuBackend(1));
+        this.cpu = inner;
         this.forced = forced;
     }
 
@@ -76,57 +76,8 @@ public final class RoundingCpuBackend implements Backend {
     }
 
     @Override
-    public Device device() {
-        return cpu.device();
-    }
-
-    @Override
-    public Tensor allocate(Shape shape, DType dtype) {
-        return cpu.allocate(shape, dtype);
-    }
-
-    @Override
-    public Tensor adopt(Tensor host) {
-        return cpu.adopt(host);
-    }
-
-    @Override
-    public void copyFromHost(float[] src, Tensor dst) {
-        cpu.copyFromHost(src, dst);
-    }
-
-    @Override
-    public float[] copyToHost(Tensor src) {
-        return cpu.copyToHost(src);
-    }
-
-    @Override
-    public void copy(Tensor src, Tensor dst) {
-        cpu.copy(src, dst);
-    }
-
-    @Override
-    public void addBias(Tensor y, Tensor bias) {
-        cpu.addBias(y, bias);
-    }
-
-    @Override
-    public void activate(Activation act, Tensor x) {
-        cpu.activate(act, x);
-    }
-
-    @Override
-    public void gatedActivate(Activation act, Tensor gate, Tensor up) {
-        cpu.gatedActivate(act, gate, up);
-    }
-
-    @Override
     public String describe() {
         return "CPU rounding like a GPU rank's half-precision weights";
     }
 
-    @Override
-    public void close() {
-        cpu.close();
-    }
 }

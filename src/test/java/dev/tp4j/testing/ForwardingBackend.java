@@ -1,0 +1,88 @@
+package dev.tp4j.testing;
+
+import dev.tp4j.backend.Activation;
+import dev.tp4j.backend.Backend;
+import dev.tp4j.tensor.DType;
+import dev.tp4j.tensor.Device;
+import dev.tp4j.tensor.Shape;
+import dev.tp4j.tensor.Tensor;
+import java.util.Set;
+
+/** A backend that hands every call to another: tests override the few calls they watch or change. */
+public abstract class ForwardingBackend implements Backend {
+    protected final Backend inner;
+
+    protected ForwardingBackend(Backend inner) {
+        this.inner = inner;
+    }
+
+    @Override
+    public Device device() {
+        return inner.device();
+    }
+
+    @Override
+    public Tensor allocate(Shape shape, DType dtype) {
+        return inner.allocate(shape, dtype);
+    }
+
+    @Override
+    public Tensor adopt(Tensor host) {
+        return inner.adopt(host);
+    }
+
+    @Override
+    public Set<DType> weightDTypes() {
+        return inner.weightDTypes();
+    }
+
+    @Override
+    public Tensor adoptWeight(Tensor host, DType storage) {
+        return inner.adoptWeight(host, storage);
+    }
+
+    @Override
+    public void copyFromHost(float[] src, Tensor dst) {
+        inner.copyFromHost(src, dst);
+    }
+
+    @Override
+    public float[] copyToHost(Tensor src) {
+        return inner.copyToHost(src);
+    }
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        inner.copy(src, dst);
+    }
+
+    @Override
+    public void linear(Tensor x, Tensor w, Tensor bias, Tensor y) {
+        inner.linear(x, w, bias, y);
+    }
+
+    @Override
+    public void addBias(Tensor y, Tensor bias) {
+        inner.addBias(y, bias);
+    }
+
+    @Override
+    public void activate(Activation act, Tensor x) {
+        inner.activate(act, x);
+    }
+
+    @Override
+    public void gatedActivate(Activation act, Tensor gate, Tensor up) {
+        inner.gatedActivate(act, gate, up);
+    }
+
+    @Override
+    public String describe() {
+        return inner.describe();
+    }
+
+    @Override
+    public void close() {
+        inner.close();
+    }
+}
