@@ -13,6 +13,15 @@ public final class Exchange {
     private Exchange() {
     }
 
+    /** Every rank's copy of {@code root}'s verdict (its argument elsewhere is ignored): one broadcast. */
+    public static boolean agree(Communicator comm, Backend backend, boolean verdict, int root) {
+        try (Tensor flag = backend.allocate(Shape.of(1), DType.F32)) {
+            backend.copyFromHost(new float[] {verdict ? 1f : 0f}, flag);
+            comm.broadcast(flag, root);
+            return backend.copyToHost(flag)[0] == 1f;
+        }
+    }
+
     /**
      * Every rank's {@code mine} (the same length on each), on every rank: {@code result[r]} is rank r's.
      * Each long below 2^48 travels exactly as two floats of 24 bits.

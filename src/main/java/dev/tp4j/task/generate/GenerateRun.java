@@ -17,7 +17,6 @@ import dev.tp4j.model.Sampler;
 import dev.tp4j.reference.Bounded;
 import dev.tp4j.reference.Comparison;
 import dev.tp4j.reference.Float64Decoder;
-import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
 import java.io.PrintStream;
@@ -149,7 +148,7 @@ public final class GenerateRun {
                             c.passed(), scale, c.maxBound() < scale);
                     passed = c.passed();
                 }
-                passed = agree(passed);
+                passed = Exchange.agree(comm, backend, passed, ROOT);
             }
             if (comm.rank() == ROOT && options.logits() != null && passed) {
                 writeLogits(outcome.promptLogits(), prompt.length, config.vocabSize());
@@ -173,15 +172,6 @@ public final class GenerateRun {
                     .metadata("tp", Integer.toString(comm.worldSize()))
                     .add("logits", t)
                     .write(options.logits());
-        }
-    }
-
-    /** Every rank exits with rank 0's verdict: one broadcast of pass or fail. */
-    private boolean agree(boolean passedOnRoot) {
-        try (Tensor verdict = backend.allocate(Shape.of(1), DType.F32)) {
-            backend.copyFromHost(new float[] {passedOnRoot ? 1f : 0f}, verdict);
-            comm.broadcast(verdict, ROOT);
-            return backend.copyToHost(verdict)[0] == 1f;
         }
     }
 

@@ -90,7 +90,7 @@ public final class MlpRun {
                                 weightDType));
                         passed = comparison.passed();
                     }
-                    passed = agree(passed);
+                    passed = Exchange.agree(comm, backend, passed, ROOT);
                 }
                 boolean written = false;
                 if (comm.rank() == ROOT && passed) {
@@ -155,15 +155,6 @@ public final class MlpRun {
             out[i] = values[i];
         }
         return out;
-    }
-
-    /** Rank 0's verdict, so that every rank exits with the same status. */
-    private boolean agree(boolean rootPassed) {
-        try (Tensor verdict = backend.allocate(Shape.of(1), DType.F32)) {
-            backend.copyFromHost(new float[] {rootPassed ? 1f : 0f}, verdict);
-            comm.broadcast(verdict, ROOT);
-            return backend.copyToHost(verdict)[0] == 1f;
-        }
     }
 
     /**

@@ -5,6 +5,7 @@ import dev.tp4j.reference.Comparison;
 import dev.tp4j.reference.Float64Reference;
 import dev.tp4j.backend.Backend;
 import dev.tp4j.comm.CommStats;
+import dev.tp4j.comm.Exchange;
 import dev.tp4j.comm.Communicator;
 import dev.tp4j.nn.ColumnParallelLinear;
 import dev.tp4j.nn.ParallelMlp;
@@ -220,11 +221,9 @@ public final class VerifyRun {
 
     /** Every rank exits with rank 0's verdict: one broadcast of pass/fail. */
     private boolean agreeOnVerdict(boolean passedOnRank0) {
-        try (Tensor verdict = backend.allocate(Shape.of(1), DType.F32)) {
-            backend.copyFromHost(new float[] {passedOnRank0 ? 1f : 0f}, verdict);
-            collective(() -> comm.broadcast(verdict, 0));
-            return backend.copyToHost(verdict)[0] == 1f;
-        }
+        boolean[] agreed = new boolean[1];
+        collective(() -> agreed[0] = Exchange.agree(comm, backend, passedOnRank0, 0));
+        return agreed[0];
     }
 
     /** Runs a verification-only collective and records it apart from the layers' traffic. */
