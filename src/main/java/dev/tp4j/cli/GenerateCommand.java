@@ -140,9 +140,10 @@ public final class GenerateCommand implements Callable<Integer>, Preflight {
     @Override
     public Integer call() {
         GenerateOptions options = options();
-        GenerateRun.checkInputs(options); // bad input fails alone and at once, before the rendezvous
+        // Bad input fails alone and at once, before the rendezvous.
+        GenerateRun.Inputs inputs = GenerateRun.checkInputs(options);
         try (Worker worker = Worker.open(Duration.ofSeconds(timeoutSeconds))) {
-            GenerateReport report = new GenerateRun(worker.backend(), worker.comm(), options, System.out).run();
+            GenerateReport report = new GenerateRun(worker.backend(), worker.comm(), options, inputs, System.out).run();
             if (worker.isRankZero()) {
                 GenerateReportText.print(report, System.out);
                 System.out.flush();

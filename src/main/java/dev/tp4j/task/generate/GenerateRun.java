@@ -40,13 +40,18 @@ public final class GenerateRun {
     private final Backend backend;
     private final Communicator comm;
     private final GenerateOptions options;
+    private final Inputs inputs;
     private final PrintStream stream;
 
-    /** @param stream where rank 0 streams the generated tokens as they are made */
-    public GenerateRun(Backend backend, Communicator comm, GenerateOptions options, PrintStream stream) {
+    /**
+     * @param inputs what {@link #checkInputs} made of {@code options}
+     * @param stream where rank 0 streams the generated tokens as they are made
+     */
+    public GenerateRun(Backend backend, Communicator comm, GenerateOptions options, Inputs inputs, PrintStream stream) {
         this.backend = backend;
         this.comm = comm;
         this.options = options;
+        this.inputs = inputs;
         this.stream = stream;
     }
 
@@ -101,7 +106,6 @@ public final class GenerateRun {
         if (!backend.hasDecoderOps()) {
             throw new BadInputException(NO_GPU_KERNELS + " (" + backend.describe() + ")");
         }
-        Inputs inputs = checkInputs(options);
         ModelConfig config = inputs.config();
         int[] prompt = inputs.promptIds();
         long loadStart = System.nanoTime();
