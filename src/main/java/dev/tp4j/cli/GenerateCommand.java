@@ -1,13 +1,19 @@
 package dev.tp4j.cli;
 
 import dev.tp4j.BadInputException;
+import dev.tp4j.io.OutputFiles;
 import dev.tp4j.report.ReportJson;
 import dev.tp4j.runtime.Worker;
 import dev.tp4j.task.generate.GenerateOptions;
 import dev.tp4j.task.generate.GenerateReport;
 import dev.tp4j.task.generate.GenerateReportText;
 import dev.tp4j.task.generate.GenerateRun;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.stream.Stream;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
@@ -119,6 +125,26 @@ public final class GenerateCommand implements Callable<Integer>, Preflight {
                 ignoreEos, temperature, topK, topP, seed, logits, json, verify, bandwidth);
     }
 
+    /** No output may be a file of the model directory (or the other output). */
+    private void checkOutputs() {
+        Map<String, Path> outputs = new LinkedHashMap<>();
+        if (logits != null) {
+            outputs.put("--logits", logits);
+        }
+        if (json != null) {
+            outputs.put("--json", json);
+        }
+        Map<String, Path> inputs = new LinkedHashMap<>();
+        if (Files.isDirectory(model)) {
+            try (Stream<Path> files = Files.list(model)) {
+                files.filter(Files::isRegularFile).forEach(f -> inputs.put(model.relativize(f) + " of --model", f));
+            } catch (IOException e) {
+                throw new BadInputException("--model " + model + ": cannot list it: " + e.getMessage());
+            }
+        }
+        OutputFiles.requireDistinct(outputs, inputs);
+    }
+
     private int[] parseIds(String ids) {
         try {
             return Arrays.stream(ids.split(",")).map(String::trim).filter(s -> !s.isEmpty())
@@ -134,11 +160,13 @@ public final class GenerateCommand implements Callable<Integer>, Preflight {
         if (gpuRanks) {
             throw new BadInputException(GenerateRun.NO_GPU_KERNELS);
         }
+        checkOutputs();
         GenerateRun.checkInputs(options()).checkTensorParallel(worldSize);
     }
 
     @Override
     public Integer call() {
+        checkOutputs();
         GenerateOptions options = options();
         // Bad input fails alone and at once, before the rendezvous.
         GenerateRun.Inputs inputs = GenerateRun.checkInputs(options);

@@ -1,5 +1,6 @@
 package dev.tp4j.cli;
 
+import dev.tp4j.io.OutputFiles;
 import dev.tp4j.report.ReportJson;
 import dev.tp4j.runtime.Worker;
 import dev.tp4j.task.mlp.MlpOptions;
@@ -10,6 +11,8 @@ import dev.tp4j.task.mlp.MlpRun;
 import dev.tp4j.backend.Activation;
 import dev.tp4j.backend.DTypeChoice;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -91,6 +94,16 @@ public final class MlpCommand implements Callable<Integer>, Preflight {
         timeoutSeconds = Flags.positive(spec, "--timeout", value);
     }
 
+    /** Neither output may be an input (or the other output): writing it would destroy it. */
+    private void checkOutputs() {
+        Map<String, Path> outputs = new LinkedHashMap<>();
+        outputs.put("--output", output);
+        if (json != null) {
+            outputs.put("--json", json);
+        }
+        OutputFiles.requireDistinct(outputs, Map.of("--checkpoint", checkpoint, "--input", input));
+    }
+
     private MlpOptions options() {
         return new MlpOptions(checkpoint, up, gate, down, activation, input, inputName, output, outputName, verify,
                 dtype);
@@ -98,11 +111,13 @@ public final class MlpCommand implements Callable<Integer>, Preflight {
 
     @Override
     public void preflight(int worldSize, boolean gpuRanks) {
+        checkOutputs();
         MlpRun.checkInputs(options());
     }
 
     @Override
     public Integer call() {
+        checkOutputs();
         MlpOptions options = options();
         // Before the rendezvous: bad input fails alone and at once, not after waiting for the other ranks.
         MlpRun.checkInputs(options);

@@ -1,5 +1,6 @@
 package dev.tp4j.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -140,5 +141,16 @@ class GenerateCommandTest {
     @Test
     void samplingFlagsWithoutATemperatureAreRefused() {
         assertRefused(args(model("m"), "--prompt-ids", "1", "--top-k", "5"), "--temperature");
+    }
+
+    @Test
+    void anOutputThatIsAFileOfTheModelIsRefusedAndTheModelSurvives() throws IOException {
+        Path m = model("m");
+        byte[] before = Files.readAllBytes(m.resolve("model-00001-of-00002.safetensors"));
+        assertRefused(args(m, "--prompt-ids", "1,2", "--logits", m.resolve("model-00001-of-00002.safetensors").toString()),
+                "--logits", "is the same file as model-00001-of-00002.safetensors of --model");
+        assertRefused(args(m, "--prompt-ids", "1,2", "--json", m.resolve("config.json").toString()),
+                "--json", "is the same file as config.json of --model");
+        assertArrayEquals(before, Files.readAllBytes(m.resolve("model-00001-of-00002.safetensors")));
     }
 }

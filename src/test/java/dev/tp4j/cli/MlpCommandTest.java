@@ -1,5 +1,6 @@
 package dev.tp4j.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -207,5 +208,36 @@ class MlpCommandTest {
         a.add("--verify");
         assertEquals(0, run(a), err::toString);
         assertTrue(Files.exists(output));
+    }
+
+    /** An output naming an input (here through a symbolic link) is refused before anything is written. */
+    @Test
+    void anOutputThatIsAnInputIsRefusedAndTheInputSurvives() throws IOException {
+        byte[] before = Files.readAllBytes(checkpoint);
+        Path link = Files.createSymbolicLink(dir.resolve("link.safetensors"), checkpoint);
+        for (List<String> launcher : List.<List<String>>of(List.of(), List.of("launch", "--nproc-per-node", "2"))) {
+            for (List<String> extra : List.<List<String>>of(List.of(), List.of("--verify"))) {
+                err.getBuffer().setLength(0);
+                List<String> args = new ArrayList<>(launcher);
+                args.addAll(args(checkpoint, UP, DOWN, input, link));
+                args.addAll(extra);
+                int status = run(args);
+                String e = err.toString();
+                assertEquals(2, status, e);
+                assertEquals(1, e.lines().count(), e);
+                assertTrue(e.contains("--output " + link + " is the same file as --checkpoint"), e);
+            }
+        }
+        assertArrayEquals(before, Files.readAllBytes(checkpoint), "the checkpoint is untouched");
+        err.getBuffer().setLength(0);
+        List<String> args = args(checkpoint, UP, DOWN, input, output);
+        args.addAll(List.of("--json", input.toString()));
+        assertEquals(2, run(args));
+        assertTrue(err.toString().contains("--json " + input + " is the same file as --input"), err.toString());
+        err.getBuffer().setLength(0);
+        args = args(checkpoint, UP, DOWN, input, output);
+        args.addAll(List.of("--json", output.toString()));
+        assertEquals(2, run(args));
+        assertTrue(err.toString().contains("--output and --json name the same file"), err.toString());
     }
 }
