@@ -202,17 +202,17 @@ public final class LaunchCommand implements Callable<Integer> {
         try {
             return fresh.parseArgs(args.toArray(String[]::new)).subcommand();
         } catch (ParameterException e) {
-            String hint = "";
-            if (e instanceof CommandLine.UnmatchedArgumentException u) {
-                for (String arg : u.getUnmatched()) {
-                    String name = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
-                    if (spec.findOption(name) != null) {
-                        hint = " (" + name + " is a launch option: put it before " + task + ")";
-                        break;
-                    }
+            List<String> unmatched = e instanceof CommandLine.UnmatchedArgumentException u ? u.getUnmatched()
+                    : e.getCommandLine().getParseResult() == null ? List.of()
+                    : e.getCommandLine().getParseResult().unmatched();
+            for (String arg : unmatched) {
+                String name = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
+                if (spec.findOption(name) != null) {
+                    throw new ParameterException(self, task + ": unknown option '" + name + "': " + name
+                            + " is a launch option, put it before " + task, e);
                 }
             }
-            throw new ParameterException(self, task + ": " + e.getMessage() + hint, e);
+            throw new ParameterException(self, task + ": " + Main.usageMessage(e), e);
         }
     }
 

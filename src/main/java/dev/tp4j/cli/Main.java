@@ -109,7 +109,7 @@ public final class Main implements Callable<Integer> {
         cl.setErr(err);
         cl.setParameterExceptionHandler((ex, args) -> {
             PrintWriter w = ex.getCommandLine().getErr();
-            w.println("tp4j: " + oneLine(ex.getMessage()));
+            w.println("tp4j: " + oneLine(usageMessage(ex)));
             if (isDebug(ex.getCommandLine())) {
                 ex.printStackTrace(w);
             }
@@ -118,6 +118,22 @@ public final class Main implements Callable<Integer> {
         });
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> report(ex, cmd.getErr(), isDebug(cmd)));
         return cl;
+    }
+
+    /**
+     * The one line for a usage error. picocli checks required options before it complains about unknown
+     * ones, so {@code mlp --bogus} would list every missing option; the unknown option is the mistake to name.
+     */
+    static String usageMessage(ParameterException ex) {
+        if (ex instanceof CommandLine.MissingParameterException) {
+            CommandLine.ParseResult parsed = ex.getCommandLine().getParseResult();
+            java.util.List<String> unknown = parsed == null ? java.util.List.of() : parsed.unmatched();
+            if (!unknown.isEmpty()) {
+                return "Unknown option: '" + unknown.get(0) + "' (" + ex.getCommandLine().getCommandName()
+                        + " --help lists the options)";
+            }
+        }
+        return ex.getMessage();
     }
 
     /** With no subcommand: say what is missing, exit 2. */

@@ -240,4 +240,21 @@ class MlpCommandTest {
         assertEquals(2, run(args));
         assertTrue(err.toString().contains("--output and --json name the same file"), err.toString());
     }
+
+    /** picocli checks required options first; the unknown option is the mistake, so it is what the line names. */
+    @Test
+    void anUnknownOptionIsNamedRatherThanTheMissingOnes() throws IOException {
+        assertRefusedBothWays(List.of("mlp", "--bogus"), "Unknown option: '--bogus'");
+        assertFalse(err.toString().contains("Missing required"), err.toString());
+        err.getBuffer().setLength(0);
+        assertRefused(run(List.of("launch", "mlp", "--nproc-per-node", "2")), "'--nproc-per-node'",
+                "is a launch option, put it before mlp");
+    }
+
+    @Test
+    void theReservedMetadataNameIsRefusedAsAnOutputNameBeforeAnyCompute() throws IOException {
+        List<String> args = args(checkpoint, UP, DOWN, input, output);
+        args.addAll(List.of("--output-name", "__metadata__"));
+        assertRefusedBothWays(args, "--output-name __metadata__", "reserves");
+    }
 }

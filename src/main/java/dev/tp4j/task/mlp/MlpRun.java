@@ -1,5 +1,6 @@
 package dev.tp4j.task.mlp;
 
+import dev.tp4j.BadInputException;
 import dev.tp4j.backend.Backend;
 import dev.tp4j.checkpoint.LinearTensors;
 import dev.tp4j.checkpoint.LoadListener;
@@ -46,6 +47,10 @@ public final class MlpRun {
 
     /** Checks the files the run needs (headers only): the layout chains and the input fits it. */
     public static void checkInputs(MlpOptions options) {
+        if (options.outputName().equals("__metadata__")) {
+            throw new BadInputException("--output-name __metadata__: safetensors reserves that name for the file's "
+                    + "metadata; choose another");
+        }
         try (SafetensorsFile checkpoint = SafetensorsFile.open(options.checkpoint());
              SafetensorsFile input = SafetensorsFile.open(options.input())) {
             MlpLayout layout = MlpLayout.inspect(checkpoint, options.upPrefix(), options.gatePrefix(), options.downPrefix());
