@@ -66,7 +66,7 @@ public record MlpReport(boolean passed, int worldSize, String backend, String co
 
     /** The parallel result against the float64 sequential one: passed when every |Δ| is within its bound. */
     public record Verification(boolean passed, double maxAbsDiff, double maxBound, double worstDiffOverBound,
-                               int elements) {
+                               int elements, int nonFinite) {
     }
 
     /** The file rank 0 wrote: the output tensor, shaped as the input. */
@@ -88,7 +88,7 @@ public record MlpReport(boolean passed, int worldSize, String backend, String co
         }
         Comparison c = r.verification();
         Verification verify = c == null ? null
-                : new Verification(c.passed(), c.maxAbsDiff(), c.maxBound(), c.worstRatio(), c.elements());
+                : new Verification(c.passed(), c.maxAbsDiff(), c.maxBound(), c.worstRatio(), c.elements(), c.nonFinite());
         // MlpRun writes the F32 host result in the input's shape.
         Output output = r.outputWritten()
                 ? new Output(o.output().toString(), o.outputName(), dims(r.inputShape()), DType.F32.toString()) : null;

@@ -43,9 +43,15 @@ public final class MlpReportText {
                 r.reportCollectives().isEmpty() ? "none" : TrafficReport.text(r.reportCollectives()));
         if (r.verify() != null) {
             MlpReport.Verification v = r.verify();
-            out.printf(Locale.ROOT, "Verify against the float64 sequential MLP of the full checkpoint: max |Δ| %.2e, "
-                    + "bound %.2e (fp32, reduction lengths %d and %d): %s%n", v.maxAbsDiff(), v.maxBound(),
-                    r.hidden(), r.ffn(), v.passed() ? "ok" : "FAIL");
+            if (v.nonFinite() > 0) {
+                out.printf(Locale.ROOT, "Verify against the float64 sequential MLP of the full checkpoint: FAIL: %d of "
+                        + "%d values are NaN or infinite (the input or the weights hold NaN or Inf)%n", v.nonFinite(),
+                        v.elements());
+            } else {
+                out.printf(Locale.ROOT, "Verify against the float64 sequential MLP of the full checkpoint: max |Δ| %.2e, "
+                        + "bound %.2e (fp32, reduction lengths %d and %d): %s%n", v.maxAbsDiff(), v.maxBound(),
+                        r.hidden(), r.ffn(), v.passed() ? "ok" : "FAIL");
+            }
         }
         MlpReport.Output o = r.output();
         if (o != null) {

@@ -67,7 +67,7 @@ class MlpReportTest {
         assertEquals(List.of("file", "name", "shape"), keys(root.get("input")));
         assertEquals(List.of("rank", "up_weight", "down_weight", "shard_bytes", "bytes_read", "load_seconds"),
                 keys(root.get("shards").get(0)));
-        assertEquals(List.of("passed", "max_abs_diff", "max_bound", "worst_diff_over_bound", "elements"),
+        assertEquals(List.of("passed", "max_abs_diff", "max_bound", "worst_diff_over_bound", "elements", "non_finite"),
                 keys(root.get("verify")));
         assertEquals(List.of("file", "name", "shape", "dtype"), keys(root.get("output")));
     }

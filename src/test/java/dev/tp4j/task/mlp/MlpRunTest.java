@@ -144,7 +144,11 @@ class MlpRunTest {
         }
         assertNotNull(results.get(0).verification());
         assertFalse(Files.exists(output), "no output for a result that fails verification");
-        assertTrue(render(results.get(0)).contains("FAIL"));
+        String text = render(results.get(0));
+        // The NaN row is named as such, not as "max |Δ| Infinity, bound NaN".
+        assertTrue(text.contains("FAIL: 8 of 16 values are NaN or infinite"), text);
+        assertFalse(text.contains("bound NaN"), text);
+        assertEquals(8, results.get(0).verification().nonFinite());
     }
 
     private static String render(MlpResult r) {
