@@ -21,6 +21,13 @@ public interface LoadListener {
     default void tensorLoaded(String name, Shape shard, DType stored, long bytes, long nanos) {
     }
 
+    /**
+     * A shard holds {@code count} NaN or infinite values, the first at element {@code first} of the shard:
+     * every output that reads them will be NaN, whatever the computation does.
+     */
+    default void nonFinite(String name, long count, long first) {
+    }
+
     /** After the last read (also when loading failed). */
     default void finished() {
     }

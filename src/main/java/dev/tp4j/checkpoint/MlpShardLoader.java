@@ -128,6 +128,22 @@ public final class MlpShardLoader {
         return new RowParallelLinear(backend, comm, weight, bias, (int) layer.inFeatures(), true);
     }
 
+    /** Tells the listener when the shard holds NaN or Inf (one pass over memory the load just wrote). */
+    private void reportNonFinite(String name, Tensor host) {
+        java.nio.FloatBuffer values = host.floatBuffer();
+        long count = 0;
+        long first = -1;
+        for (int i = 0; i < values.limit(); i++) {
+            if (!Float.isFinite(values.get(i))) {
+                count++;
+                first = first < 0 ? i : first;
+            }
+        }
+        if (count > 0) {
+            listener.nonFinite(name, count, first);
+        }
+    }
+
     /** Reads the block of rows starting at row {@code firstRow} of the shard into {@code block}. */
     private interface BlockRead {
         void read(Tensor block, long firstRow);
@@ -154,6 +170,7 @@ public final class MlpShardLoader {
             host.close();
             throw e;
         }
+        reportNonFinite(stored.name(), host);
         Tensor placed = backend.adoptWeight(host, storage);
         loaded.add(placed);
         listener.tensorLoaded(stored.name(), shard, stored.dtype(), shard.numel() * stored.dtype().byteSize(),

@@ -23,10 +23,41 @@ final class LoadProgress {
     }
 
     static LoadListener forRank(int rank, PrintStream lines) {
-        if (rank != 0) {
-            return LoadListener.NONE;
-        }
-        return Terminal.watched() ? new BarOrLines(lines) : new Lines(lines);
+        return forRank(rank, lines, System.err);
+    }
+
+    /** Progress from rank 0 only; a warning about NaN or Inf in a shard from whichever rank holds it. */
+    static LoadListener forRank(int rank, PrintStream lines, PrintStream warnings) {
+        LoadListener progress = rank != 0 ? LoadListener.NONE : Terminal.watched() ? new BarOrLines(lines) : new Lines(lines);
+        return new LoadListener() {
+            @Override
+            public void started(long totalBytes) {
+                progress.started(totalBytes);
+            }
+
+            @Override
+            public void advanced(long bytes) {
+                progress.advanced(bytes);
+            }
+
+            @Override
+            public void tensorLoaded(String name, Shape shard, DType stored, long bytes, long nanos) {
+                progress.tensorLoaded(name, shard, stored, bytes, nanos);
+            }
+
+            @Override
+            public void nonFinite(String name, long count, long first) {
+                warnings.printf(Locale.ROOT, "tp4j: warning: rank %d: %s holds %d NaN or infinite value%s in its shard "
+                        + "(first at element %d): outputs that read it will be NaN%n", rank, name, count,
+                        count == 1 ? "" : "s", first);
+                warnings.flush();
+            }
+
+            @Override
+            public void finished() {
+                progress.finished();
+            }
+        };
     }
 
     /** A line per tensor: name, shard shape, stored dtype, bytes, time. */

@@ -1,7 +1,6 @@
 package dev.tp4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertSame;
 
 import dev.tp4j.checkpoint.LoadListener;
 import dev.tp4j.tensor.DType;
@@ -14,8 +13,19 @@ import org.junit.jupiter.api.Test;
 class LoadProgressTest {
 
     @Test
-    void onlyRankZeroReports() {
-        assertSame(LoadListener.NONE, LoadProgress.forRank(1, System.out));
+    void onlyRankZeroReportsProgressButAnyRankWarnsOfNanWeights() {
+        ByteArrayOutputStream lines = new ByteArrayOutputStream();
+        ByteArrayOutputStream warnings = new ByteArrayOutputStream();
+        LoadListener rank1 = LoadProgress.forRank(1, new PrintStream(lines, true, StandardCharsets.UTF_8),
+                new PrintStream(warnings, true, StandardCharsets.UTF_8));
+        rank1.started(100);
+        rank1.tensorLoaded("m.up_proj.weight", Shape.of(2, 3), DType.F32, 24, 1000);
+        rank1.nonFinite("m.down_proj.weight", 3, 7);
+        rank1.finished();
+        assertEquals("", lines.toString(StandardCharsets.UTF_8), "progress is rank 0's");
+        assertEquals("tp4j: warning: rank 1: m.down_proj.weight holds 3 NaN or infinite values in its shard (first at "
+                + "element 7): outputs that read it will be NaN\n",
+                warnings.toString(StandardCharsets.UTF_8).replace(System.lineSeparator(), "\n"));
     }
 
     @Test

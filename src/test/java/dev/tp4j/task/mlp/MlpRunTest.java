@@ -151,6 +151,32 @@ class MlpRunTest {
         assertEquals(8, results.get(0).verification().nonFinite());
     }
 
+    @Test
+    void nanWeightsAreNamedWhileLoadingEvenWithoutVerify() throws Exception {
+        Path checkpoint = dir.resolve("nan-weights.safetensors");
+        float[] down = new float[8 * 12];
+        down[13] = Float.NaN;
+        down[50] = Float.POSITIVE_INFINITY;
+        try (var up = dev.tp4j.tensor.Tensor.allocateHost(Shape.of(12, 8), DType.F32);
+             var d = dev.tp4j.tensor.Tensor.hostOf(Shape.of(8, 12), down)) {
+            new dev.tp4j.io.SafetensorsWriter().add(MlpCheckpoints.UP + ".weight", up)
+                    .add(MlpCheckpoints.DOWN + ".weight", d).write(checkpoint);
+        }
+        Path input = MlpCheckpoints.writeInput(dir.resolve("in.safetensors"), "input", Shape.of(2, 8), DType.F32, 2);
+        MlpOptions options = new MlpOptions(checkpoint, MlpCheckpoints.UP, null, MlpCheckpoints.DOWN, Activation.GELU,
+                input, "input", dir.resolve("o.safetensors"), "output", false);
+        List<String> warnings = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        InMemoryGroup.run(2, comm -> new MlpRun(new CpuBackend(1), comm, options, new LoadListener() {
+            @Override
+            public void nonFinite(String name, long count, long first) {
+                warnings.add(comm.rank() + " " + name + " " + count + " " + first);
+            }
+        }).run());
+        // down [8, 12] is split by columns, rank 0 holding columns 0-5 and rank 1 columns 6-11. Element 13 is
+        // [1, 1] and element 50 is [4, 2]: both in rank 0's shard [8, 6], at its elements 7 and 26.
+        assertEquals(List.of("0 " + MlpCheckpoints.DOWN + ".weight 2 7"), warnings);
+    }
+
     private static String render(MlpResult r) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         MlpReportText.print(MlpReport.of(r), new PrintStream(bytes, true, StandardCharsets.UTF_8));
