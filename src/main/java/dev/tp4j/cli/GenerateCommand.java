@@ -179,7 +179,7 @@ public final class GenerateCommand implements Callable<Integer>, Preflight {
                     ReportJson.write(json, report);
                 }
             }
-            return report.passed() ? Main.EXIT_OK : Main.EXIT_FAILURE;
+            return Main.verdict(report.passed(), worker.env().rank(), "the prompt's logits");
         }
     }
 }

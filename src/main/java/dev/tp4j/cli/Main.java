@@ -153,6 +153,20 @@ public final class Main implements Callable<Integer> {
         return root instanceof Main m && m.debug;
     }
 
+    /**
+     * A task's exit status from its agreed verdict. A failing rank says so on stderr, so the launcher's
+     * "rank N exited with status 1" comes with its reason (rank 0's report gives the numbers).
+     */
+    static int verdict(boolean passed, int rank, String what) {
+        if (passed) {
+            return EXIT_OK;
+        }
+        System.err.println("tp4j: " + what + " does not match its float64 reference"
+                + (rank == 0 ? " (see the report above)" : " (rank 0's report gives the numbers)"));
+        System.err.flush();
+        return EXIT_FAILURE;
+    }
+
     /** The exit status for a failure: 2 for bad usage or input, else 1 (the first match in the cause chain). */
     public static int exitCodeOf(Throwable t) {
         for (Throwable c = t; c != null; c = c.getCause()) {

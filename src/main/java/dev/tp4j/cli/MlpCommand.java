@@ -132,7 +132,7 @@ public final class MlpCommand implements Callable<Integer>, Preflight {
                     ReportJson.write(json, report);
                 }
             }
-            return result.passed() ? Main.EXIT_OK : Main.EXIT_FAILURE;
+            return Main.verdict(result.passed(), session.env().rank(), "the MLP's output");
         }
     }
 }

@@ -103,7 +103,7 @@ public final class VerifyCommand implements Callable<Integer> {
                     ReportJson.write(json, report);
                 }
             }
-            return result.passed() ? Main.EXIT_OK : Main.EXIT_FAILURE;
+            return Main.verdict(result.passed(), session.env().rank(), "a verify check");
         }
     }
 

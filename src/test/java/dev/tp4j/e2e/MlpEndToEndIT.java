@@ -61,4 +61,29 @@ class MlpEndToEndIT {
         assertFalse(r.err().contains("[0]"), "the launcher, not a worker, refuses: " + r.err());
         assertFalse(Files.exists(dir.resolve("out.safetensors")));
     }
+
+    /** A mismatch ends with every rank saying why, not only the launcher's "rank N exited with status 1". */
+    @Test
+    void aVerificationMismatchIsSaidByEveryRank(@TempDir Path dir) throws Exception {
+        float[] values = new float[5 * 64];
+        values[7] = Float.NaN;
+        Path input = dir.resolve("nan.safetensors");
+        try (dev.tp4j.tensor.Tensor t = dev.tp4j.tensor.Tensor.hostOf(dev.tp4j.tensor.Shape.of(5, 64), values)) {
+            new dev.tp4j.io.SafetensorsWriter().add("input", t).write(input);
+        }
+        Path output = dir.resolve("out.safetensors");
+        Tp4jCommand.Result r = Tp4jCommand.run("launch", "--nproc-per-node", "2", "mlp",
+                "--checkpoint", FIXTURE.resolve("model.safetensors").toString(),
+                "--up", "model.layers.0.mlp.up_proj", "--gate", "model.layers.0.mlp.gate_proj",
+                "--down", "model.layers.0.mlp.down_proj", "--activation", "silu", "--input", input.toString(),
+                "--output", output.toString(), "--verify");
+        assertEquals(1, r.status(), r::all);
+        String all = r.all();
+        assertTrue(all.contains("FAIL: 64 of 320 values are NaN or infinite"), all);
+        assertTrue(all.contains("[1] tp4j: the MLP's output does not match its float64 reference (rank 0's report "
+                + "gives the numbers)") || all.contains("[0] tp4j: the MLP's output does not match its float64 "
+                + "reference (see the report above)"), all);
+        assertTrue(all.contains("exited with status 1"), all);
+        assertFalse(Files.exists(output));
+    }
 }
