@@ -12,6 +12,7 @@ import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Device;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
+import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.Set;
@@ -54,6 +55,11 @@ public final class CudaBackend implements Backend {
     private final FloatPointer zero = new FloatPointer(1).put(0f);
     /** Per half dtype, the rounded copy of a GEMM's x (grown, never shrunk). */
     private final Map<DType, Tensor> halfScratch = new EnumMap<>(DType.class);
+    /** The embedding's token rows on the device (grown, never shrunk). */
+    private Tensor tokenRows;
+    /** The rotary frequencies last used, and their device copy: every layer of a model uses the same ones. */
+    private float[] invFreqHost;
+    private Tensor invFreqDevice;
     private boolean closed;
 
     /**
@@ -291,6 +297,132 @@ public final class CudaBackend implements Backend {
                 CudaKernels.i32(CudaKernels.activationCode(act)));
     }
 
+    /**
+     * The table may be F32, BF16 or F16 (a vocab-parallel block kept as the checkpoint stores it, the tied LM
+     * head's weight too). The ids become this rank's table rows (−1 outside its block) on the host, sent as
+     * floats (exact: rows below 2²⁴ are checked).
+     */
+    @Override
+    public void embedding(Tensor table, int[] ids, long firstId, Tensor out) {
+        requireWeight(table);
+        requireHere(out);
+        int hidden = DeviceCopies.cols(out);
+        int rows = DeviceCopies.rows(table);
+        if (DeviceCopies.cols(table) != hidden || DeviceCopies.rows(out) != ids.length) {
+            throw new IllegalArgumentException("embedding: table " + table.shape() + ", " + ids.length + " ids -> out "
+                    + out.shape());
+        }
+        if (rows >= 1 << 24) {
+            throw new IllegalArgumentException("embedding: a block of " + rows + " rows; the kernel takes fewer than 2^24");
+        }
+        if (ids.length == 0) {
+            return;
+        }
+        current();
+        float[] local = new float[ids.length];
+        for (int t = 0; t < ids.length; t++) {
+            long row = ids[t] - firstId;
+            local[t] = row >= 0 && row < rows ? row : -1f;
+        }
+        if (tokenRows == null || tokenRows.numel() < ids.length) {
+            if (tokenRows != null) {
+                tokenRows.close();
+            }
+            tokenRows = tensors.allocate(Shape.of(Math.max(ids.length, 256)), DType.F32);
+        }
+        Tensor rowsNow = tokenRows.slice(0, ids.length);
+        tensors.copyFromHost(local, rowsNow);
+        launch(CudaKernels.EMBEDDING, out, out.numel(), CudaKernels.ptr(table),
+                CudaKernels.i32(CudaKernels.storedFormat(table.dtype())), CudaKernels.i32(DeviceCopies.stride(table)),
+                CudaKernels.ptr(rowsNow), CudaKernels.i32(ids.length), CudaKernels.i32(hidden), CudaKernels.ptr(out),
+                CudaKernels.i32(DeviceCopies.stride(out)));
+    }
+
+    /** One block of {@link CudaKernels#ROW_THREADS} per row, the sum of squares reduced in shared memory. */
+    @Override
+    public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor y) {
+        requireHere(x);
+        requireHere(weight);
+        requireHere(y);
+        int n = DeviceCopies.cols(x);
+        int rows = DeviceCopies.rows(x);
+        if (weight.numel() != n || DeviceCopies.rows(y) != rows || DeviceCopies.cols(y) != n) {
+            throw new IllegalArgumentException("rmsNorm: x " + x.shape() + ", weight " + weight.shape() + " -> y " + y.shape());
+        }
+        current();
+        launchGrid(CudaKernels.RMSNORM, x, Math.min(rows, 65535), 1, CudaKernels.ptr(x),
+                CudaKernels.i32(DeviceCopies.stride(x)), CudaKernels.ptr(weight), CudaKernels.f32(eps), CudaKernels.ptr(y),
+                CudaKernels.i32(DeviceCopies.stride(y)), CudaKernels.i32(rows), CudaKernels.i32(n));
+    }
+
+    @Override
+    public void rotary(Tensor x, int headDim, float[] invFreq, int firstPosition) {
+        requireHere(x);
+        int cols = DeviceCopies.cols(x);
+        if (headDim <= 0 || headDim % 2 != 0 || cols % headDim != 0 || invFreq.length != headDim / 2) {
+            throw new IllegalArgumentException("rotary: x " + x.shape() + ", head_dim " + headDim + ", "
+                    + invFreq.length + " frequencies");
+        }
+        current();
+        Tensor freq = deviceFrequencies(invFreq);
+        launch(CudaKernels.ROTARY, x, (long) DeviceCopies.rows(x) * (cols / 2), CudaKernels.ptr(x),
+                CudaKernels.i32(DeviceCopies.stride(x)), CudaKernels.i32(DeviceCopies.rows(x)),
+                CudaKernels.i32(cols / headDim), CudaKernels.i32(headDim), CudaKernels.ptr(freq),
+                CudaKernels.i32(firstPosition));
+    }
+
+    /** One block per (query token, query head); heads up to {@link CudaKernels#MAX_HEAD_DIM} wide. */
+    @Override
+    public void attention(Tensor q, Tensor keys, Tensor values, int headDim, int firstPosition, float scale,
+                          Tensor out) {
+        requireHere(q);
+        requireHere(keys);
+        requireHere(values);
+        requireHere(out);
+        int tokens = DeviceCopies.rows(q);
+        int qCols = DeviceCopies.cols(q);
+        int kvCols = DeviceCopies.cols(keys);
+        int positions = firstPosition + tokens;
+        int qHeads = headDim <= 0 ? 0 : qCols / headDim;
+        int kvHeads = headDim <= 0 ? 0 : kvCols / headDim;
+        if (headDim <= 0 || qCols % headDim != 0 || kvCols % headDim != 0 || !values.shape().equals(keys.shape())
+                || DeviceCopies.stride(values) != DeviceCopies.stride(keys) || kvHeads == 0 || qHeads % kvHeads != 0
+                || DeviceCopies.rows(keys) < positions || DeviceCopies.rows(out) != tokens || DeviceCopies.cols(out) != qCols
+                || firstPosition < 0) {
+            throw new IllegalArgumentException("attention: q " + q.shape() + ", keys " + keys.shape() + ", values "
+                    + values.shape() + ", head_dim " + headDim + ", first position " + firstPosition + " -> out "
+                    + out.shape());
+        }
+        if (headDim > CudaKernels.MAX_HEAD_DIM || qHeads > 65535) {
+            throw new IllegalArgumentException("attention: head_dim " + headDim + " and " + qHeads + " heads; the CUDA "
+                    + "kernel takes head_dim up to " + CudaKernels.MAX_HEAD_DIM + " and up to 65535 heads");
+        }
+        current();
+        launchGrid(CudaKernels.ATTENTION, out, tokens, qHeads, CudaKernels.ptr(q), CudaKernels.i32(DeviceCopies.stride(q)),
+                CudaKernels.ptr(keys), CudaKernels.ptr(values), CudaKernels.i32(DeviceCopies.stride(keys)),
+                CudaKernels.i32(qHeads), CudaKernels.i32(kvHeads), CudaKernels.i32(headDim),
+                CudaKernels.i32(firstPosition), CudaKernels.f32(scale), CudaKernels.ptr(out),
+                CudaKernels.i32(DeviceCopies.stride(out)));
+    }
+
+    @Override
+    public void add(Tensor a, Tensor b) {
+        requireHere(a);
+        requireHere(b);
+        if (!a.shape().equals(b.shape())) {
+            throw new IllegalArgumentException("add: " + a.shape() + " + " + b.shape());
+        }
+        current();
+        launch(CudaKernels.ADD, a, a.numel(), CudaKernels.ptr(a), CudaKernels.i32(DeviceCopies.stride(a)),
+                CudaKernels.ptr(b), CudaKernels.i32(DeviceCopies.stride(b)), CudaKernels.i32(DeviceCopies.rows(a)),
+                CudaKernels.i32(DeviceCopies.cols(a)));
+    }
+
+    @Override
+    public boolean hasDecoderOps() {
+        return true;
+    }
+
     @Override
     public void synchronize() {
         current();
@@ -325,6 +457,12 @@ public final class CudaBackend implements Backend {
             t.close();
         }
         halfScratch.clear();
+        for (Tensor t : new Tensor[] {tokenRows, invFreqDevice}) {
+            if (t != null) {
+                t.close();
+            }
+        }
+        tokenRows = invFreqDevice = null;
         try {
             kernels.close();
         } catch (CudaException e) {
@@ -352,6 +490,25 @@ public final class CudaBackend implements Backend {
     private void fill(Tensor t, float value) {
         launch(CudaKernels.FILL, t, t.numel(), CudaKernels.ptr(t), CudaKernels.i32(DeviceCopies.rows(t)),
                 CudaKernels.i32(DeviceCopies.cols(t)), CudaKernels.i32(DeviceCopies.stride(t)), CudaKernels.f32(value));
+    }
+
+    private void launchGrid(String kernel, Tensor on, int gridX, int gridY, Pointer... args) {
+        String before = calls.lastQueued;
+        calls.lastQueued = kernel + " on " + on.shape() + (on.isContiguous() ? "" : " (row stride " + on.rowStride() + ")");
+        kernels.launchGrid(kernel, gridX, gridY, CudaKernels.ROW_THREADS, stream, before, args);
+    }
+
+    /** {@code invFreq} on the device: the copy of the last call when the values are the same. */
+    private Tensor deviceFrequencies(float[] invFreq) {
+        if (invFreqDevice == null || !Arrays.equals(invFreqHost, invFreq)) {
+            if (invFreqDevice != null) {
+                invFreqDevice.close();
+            }
+            invFreqDevice = tensors.allocate(Shape.of(invFreq.length), DType.F32);
+            tensors.copyFromHost(invFreq, invFreqDevice);
+            invFreqHost = invFreq.clone();
+        }
+        return invFreqDevice;
     }
 
     private void launch(String kernel, Tensor on, long total, Pointer... args) {

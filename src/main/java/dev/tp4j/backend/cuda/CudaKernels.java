@@ -41,10 +41,20 @@ final class CudaKernels implements AutoCloseable {
     static final String BF16_TO_F32 = "tp4j_bf16_to_f32";
     static final String F16_TO_F32 = "tp4j_f16_to_f32";
     static final String F32_TO_HALF = "tp4j_f32_to_half";
+    static final String EMBEDDING = "tp4j_embedding";
+    static final String RMSNORM = "tp4j_rmsnorm";
+    static final String ROTARY = "tp4j_rotary";
+    static final String ATTENTION = "tp4j_attention";
+    static final String ADD = "tp4j_add";
 
     /** Every kernel name this class launches (a CPU test checks each is declared in the sources). */
     static final List<String> LAUNCHED = List.of(BROADCAST_ROWS, ADD_BIAS, ACTIVATE, GATED_ACTIVATE, FILL,
-            BF16_TO_F32, F16_TO_F32, F32_TO_HALF);
+            BF16_TO_F32, F16_TO_F32, F32_TO_HALF, EMBEDDING, RMSNORM, ROTARY, ATTENTION, ADD);
+
+    /** Threads of decoder.cu's one-block-per-row kernels ({@code TP4J_DEC_THREADS}). */
+    static final int ROW_THREADS = 128;
+    /** The widest attention head decoder.cu holds in shared memory ({@code TP4J_DEC_MAX_HEAD_DIM}). */
+    static final int MAX_HEAD_DIM = 512;
 
     private static final int BLOCK = 256;
     private static final int MAX_BLOCKS = 65535;
@@ -78,6 +88,20 @@ final class CudaKernels implements AutoCloseable {
                 return 1;
             default:
                 throw new IllegalArgumentException("no half-precision format for " + dtype);
+        }
+    }
+
+    /** The {@code format} argument of decoder.cu's table reads ({@code TP4J_DEC_F32/BF16/F16}). */
+    static int storedFormat(dev.tp4j.tensor.DType dtype) {
+        switch (dtype) {
+            case F32:
+                return 0;
+            case BF16:
+                return 1;
+            case F16:
+                return 2;
+            default:
+                throw new IllegalArgumentException("no decoder kernel reads " + dtype);
         }
     }
 
@@ -257,6 +281,28 @@ final class CudaKernels implements AutoCloseable {
         } finally {
             for (Pointer a : args) {
                 a.close(); // cuLaunchKernel copied the values
+            }
+        }
+    }
+
+    /**
+     * Launches {@code name} on a grid of {@code gridX × gridY} blocks of {@code threads} threads (kernels
+     * that give a block its own row or (token, head), with reductions in shared memory).
+     */
+    void launchGrid(String name, int gridX, int gridY, int threads, CUstream_st stream, String before,
+                    Pointer... args) {
+        try {
+            if (gridX <= 0 || gridY <= 0) {
+                return;
+            }
+            try (PointerPointer<Pointer> params = new PointerPointer<>(args)) {
+                Cuda.checkDriver(cudart.cuLaunchKernel(functions.get(name), gridX, gridY, 1, threads, 1, 1, 0, stream,
+                        params, (PointerPointer<?>) null), "cuLaunchKernel(" + name + ", " + gridX + "x" + gridY
+                        + " blocks of " + threads + " threads)", before);
+            }
+        } finally {
+            for (Pointer a : args) {
+                a.close();
             }
         }
     }

@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
  */
 public final class KernelSources {
     /** The files, in the order they are concatenated into one NVRTC program. */
-    public static final List<String> FILES = List.of("elementwise.cu", "casts.cu");
+    public static final List<String> FILES = List.of("elementwise.cu", "casts.cu", "decoder.cu");
 
     private static final Pattern KERNEL = Pattern.compile("extern\\s+\"C\"\\s+__global__\\s+void\\s+(\\w+)\\s*\\(");
     private static volatile String combined;

@@ -64,6 +64,25 @@ class KernelSourcesTest {
         assertEquals(Activation.values().length, seen, "every activation has a kernel code");
     }
 
+    /** decoder.cu's table formats and launch limits are the numbers CudaKernels passes and checks. */
+    @Test
+    void decoderDefinesMatchJava() {
+        String src = KernelSources.read("decoder.cu");
+        assertEquals(CudaKernels.storedFormat(dev.tp4j.tensor.DType.F32), define(src, "TP4J_DEC_F32"));
+        assertEquals(CudaKernels.storedFormat(dev.tp4j.tensor.DType.BF16), define(src, "TP4J_DEC_BF16"));
+        assertEquals(CudaKernels.storedFormat(dev.tp4j.tensor.DType.F16), define(src, "TP4J_DEC_F16"));
+        assertEquals(CudaKernels.ROW_THREADS, define(src, "TP4J_DEC_THREADS"));
+        assertEquals(CudaKernels.MAX_HEAD_DIM, define(src, "TP4J_DEC_MAX_HEAD_DIM"));
+        assertEquals(0, Integer.bitCount(CudaKernels.ROW_THREADS) - 1, "the tree reductions need a power of two");
+        assertEquals(0, CudaKernels.MAX_HEAD_DIM % CudaKernels.ROW_THREADS, "each thread owns whole output slots");
+    }
+
+    private static int define(String src, String name) {
+        Matcher m = Pattern.compile("#define " + name + " (\\d+)").matcher(src);
+        assertTrue(m.find(), name + " defined");
+        return Integer.parseInt(m.group(1));
+    }
+
     @Test
     void theCacheKeyFollowsSourceAndOptions() {
         String a = KernelSources.sha256(String.join(" ", CudaKernels.options("sm_80")));
