@@ -1,6 +1,7 @@
 package dev.tp4j.cli;
 
 import dev.tp4j.BadInputException;
+import dev.tp4j.backend.DTypeChoice;
 import dev.tp4j.io.OutputFiles;
 import dev.tp4j.report.ReportJson;
 import dev.tp4j.runtime.Worker;
@@ -99,6 +100,15 @@ public final class GenerateCommand implements Callable<Integer>, Preflight {
             + "read all its weights once per token.")
     boolean bandwidth;
 
+    DTypeChoice dtype = DTypeChoice.AUTO;
+
+    @Option(names = "--dtype", paramLabel = "auto|f32|bf16|f16", defaultValue = "auto",
+            description = "Weight matrices' dtype on the ranks: auto = the checkpoint's on GPU ranks (BF16 stays BF16, "
+                    + "multiplied with F32 accumulation), f32 on CPU ranks. Default: ${DEFAULT-VALUE}.")
+    void setDtype(String value) {
+        dtype = Flags.dtype(spec, "--dtype", value);
+    }
+
     int timeoutSeconds;
 
     @Option(names = "--timeout", defaultValue = "120", paramLabel = "SECONDS",
@@ -122,7 +132,7 @@ public final class GenerateCommand implements Callable<Integer>, Preflight {
                     + "--temperature too (without it decoding is greedy)");
         }
         return new GenerateOptions(model, prompt.ids == null ? null : parseIds(prompt.ids), prompt.text, maxNewTokens,
-                ignoreEos, temperature, topK, topP, seed, logits, json, verify, bandwidth);
+                ignoreEos, temperature, topK, topP, seed, logits, json, verify, bandwidth, dtype);
     }
 
     /** No output may be a file of the model directory (or the other output). */
@@ -157,9 +167,6 @@ public final class GenerateCommand implements Callable<Integer>, Preflight {
 
     @Override
     public void preflight(int worldSize, boolean gpuRanks) {
-        if (gpuRanks) {
-            throw new BadInputException(GenerateRun.NO_GPU_KERNELS);
-        }
         checkOutputs();
         GenerateRun.checkInputs(options()).checkTensorParallel(worldSize);
     }

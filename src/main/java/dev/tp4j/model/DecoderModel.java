@@ -62,8 +62,18 @@ public final class DecoderModel implements AutoCloseable {
      */
     public static DecoderModel load(ModelDirectory dir, ModelConfig config, Backend backend, Communicator comm,
                                     int capacity) {
+        return load(dir, config, backend, comm, capacity, DType.F32);
+    }
+
+    /**
+     * As above, with the weight matrices (projections, embedding, LM head) kept in {@code weights}, one of the
+     * backend's {@link Backend#weightDTypes()} (a GPU rank: the checkpoint's BF16 or F16); norms' weights and
+     * biases stay F32.
+     */
+    public static DecoderModel load(ModelDirectory dir, ModelConfig config, Backend backend, Communicator comm,
+                                    int capacity, DType weights) {
         new DecoderLayout(config).check(dir);
-        return new Loader(dir, config, backend, comm).load(capacity);
+        return new Loader(dir, config, backend, comm, weights).load(capacity);
     }
 
     /**
@@ -99,7 +109,7 @@ public final class DecoderModel implements AutoCloseable {
         return config;
     }
 
-    /** Bytes of the weights this rank holds (F32 on CPU ranks). */
+    /** Bytes of the weights this rank holds (F32 on CPU ranks; matrices in their dtype on GPU ranks). */
     public long weightBytes() {
         return weightBytes;
     }
@@ -142,14 +152,16 @@ public final class DecoderModel implements AutoCloseable {
         private final ModelConfig config;
         private final Backend backend;
         private final Communicator comm;
+        private final DType weights;
         private final List<Tensor> loaded = new ArrayList<>();
         private long bytes;
 
-        Loader(ModelDirectory dir, ModelConfig config, Backend backend, Communicator comm) {
+        Loader(ModelDirectory dir, ModelConfig config, Backend backend, Communicator comm, DType weights) {
             this.dir = dir;
             this.config = config;
             this.backend = backend;
             this.comm = comm;
+            this.weights = weights;
         }
 
         DecoderModel load(int capacity) {
@@ -163,7 +175,7 @@ public final class DecoderModel implements AutoCloseable {
                 Partition ffn = new Partition(config.intermediateSize(), tp);
                 int d = config.headDim();
                 float[] invFreq = RotaryFrequencies.asFloats(config);
-                Tensor embedWeight = rows(DecoderLayout.EMBED, vocab.offset(rank), vocab.count(rank));
+                Tensor embedWeight = matrixRows(DecoderLayout.EMBED, vocab.offset(rank), vocab.count(rank));
                 VocabParallelEmbedding embedding = new VocabParallelEmbedding(backend, comm, embedWeight,
                         config.vocabSize());
                 for (int i = 0; i < config.numLayers(); i++) {
@@ -172,22 +184,22 @@ public final class DecoderModel implements AutoCloseable {
                     long kv0 = (long) heads.firstKvHead() * d;
                     long kvn = (long) heads.kvHeads() * d;
                     RowParallelLinear o = new RowParallelLinear(backend, comm,
-                            columns(DecoderLayout.layer(i, "self_attn.o_proj.weight"), q0, qn),
+                            matrixColumns(DecoderLayout.layer(i, "self_attn.o_proj.weight"), q0, qn),
                             config.outputBias() ? whole(DecoderLayout.layer(i, "self_attn.o_proj.bias")) : null,
                             (long) config.numHeads() * d, true);
                     ParallelAttention attention = new ParallelAttention(backend,
-                            rows(DecoderLayout.layer(i, "self_attn.q_proj.weight"), q0, qn),
+                            matrixRows(DecoderLayout.layer(i, "self_attn.q_proj.weight"), q0, qn),
                             config.qkvBias() ? rows(DecoderLayout.layer(i, "self_attn.q_proj.bias"), q0, qn) : null,
-                            rows(DecoderLayout.layer(i, "self_attn.k_proj.weight"), kv0, kvn),
+                            matrixRows(DecoderLayout.layer(i, "self_attn.k_proj.weight"), kv0, kvn),
                             config.qkvBias() ? rows(DecoderLayout.layer(i, "self_attn.k_proj.bias"), kv0, kvn) : null,
-                            rows(DecoderLayout.layer(i, "self_attn.v_proj.weight"), kv0, kvn),
+                            matrixRows(DecoderLayout.layer(i, "self_attn.v_proj.weight"), kv0, kvn),
                             config.qkvBias() ? rows(DecoderLayout.layer(i, "self_attn.v_proj.bias"), kv0, kvn) : null,
                             o, d, invFreq);
                     ParallelMlp mlp = new ParallelMlp(backend,
                             column(DecoderLayout.layer(i, "mlp.up_proj"), ffn),
                             column(DecoderLayout.layer(i, "mlp.gate_proj"), ffn),
                             new RowParallelLinear(backend, comm,
-                                    columns(DecoderLayout.layer(i, "mlp.down_proj.weight"), ffn.offset(rank), ffn.count(rank)),
+                                    matrixColumns(DecoderLayout.layer(i, "mlp.down_proj.weight"), ffn.offset(rank), ffn.count(rank)),
                                     config.mlpBias() ? whole(DecoderLayout.layer(i, "mlp.down_proj.bias")) : null,
                                     config.intermediateSize(), true),
                             Activation.SILU);
@@ -202,7 +214,7 @@ public final class DecoderModel implements AutoCloseable {
                 RmsNorm finalNorm = new RmsNorm(backend, whole(DecoderLayout.FINAL_NORM), config.rmsNormEps());
                 // Tied embeddings: the head's rows are the embedding's rows, the same block on each rank.
                 Tensor headWeight = config.tieWordEmbeddings() ? embedWeight
-                        : rows(DecoderLayout.LM_HEAD, vocab.offset(rank), vocab.count(rank));
+                        : matrixRows(DecoderLayout.LM_HEAD, vocab.offset(rank), vocab.count(rank));
                 ParallelLmHead head = new ParallelLmHead(backend, comm, headWeight, config.vocabSize());
                 return new DecoderModel(config, backend, embedding, layers, caches, finalNorm, head, loaded, bytes);
             } catch (RuntimeException e) {
@@ -215,17 +227,23 @@ public final class DecoderModel implements AutoCloseable {
 
         private ColumnParallelLinear column(String prefix, Partition outputs) {
             int rank = comm.rank();
-            Tensor w = rows(prefix + ".weight", outputs.offset(rank), outputs.count(rank));
+            Tensor w = matrixRows(prefix + ".weight", outputs.offset(rank), outputs.count(rank));
             Tensor b = config.mlpBias() ? rows(prefix + ".bias", outputs.offset(rank), outputs.count(rank)) : null;
             return new ColumnParallelLinear(backend, comm, w, b, outputs.size(), false);
         }
 
-        private Tensor rows(String name, long first, long count) {
-            return adopt(dir.file(name).readRows(name, first, count));
+        /** Rows of a weight matrix, kept in the model's weight dtype. */
+        private Tensor matrixRows(String name, long first, long count) {
+            return keep(backend.adoptWeight(dir.file(name).readRows(name, first, count), weights));
         }
 
-        private Tensor columns(String name, long first, long count) {
-            return adopt(dir.file(name).readColumns(name, first, count));
+        /** Columns of a weight matrix, kept in the model's weight dtype. */
+        private Tensor matrixColumns(String name, long first, long count) {
+            return keep(backend.adoptWeight(dir.file(name).readColumns(name, first, count), weights));
+        }
+
+        private Tensor rows(String name, long first, long count) {
+            return adopt(dir.file(name).readRows(name, first, count));
         }
 
         private Tensor whole(String name) {
@@ -233,7 +251,10 @@ public final class DecoderModel implements AutoCloseable {
         }
 
         private Tensor adopt(Tensor host) {
-            Tensor t = backend.adopt(host);
+            return keep(backend.adopt(host));
+        }
+
+        private Tensor keep(Tensor t) {
             loaded.add(t);
             bytes += t.byteSize();
             return t;

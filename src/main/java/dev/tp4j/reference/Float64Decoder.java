@@ -3,10 +3,14 @@ package dev.tp4j.reference;
 import static dev.tp4j.io.MessageText.quoted;
 
 import dev.tp4j.BadInputException;
+import dev.tp4j.backend.DTypeChoice;
+import dev.tp4j.io.BFloat16;
+import dev.tp4j.io.Float16;
 import dev.tp4j.io.ModelDirectory;
 import dev.tp4j.io.SafetensorsFile;
 import dev.tp4j.io.TensorInfo;
 import dev.tp4j.model.ModelConfig;
+import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
 import java.util.Arrays;
@@ -63,6 +67,12 @@ import java.util.function.BiConsumer;
  * once it is not, which for a model of that width happens within the first layer or two. So about 2–3
  * minutes on one core, under a minute on 8, plus reading 2.2 GB of BF16.
  *
+ * <p><b>Half-precision weights</b> (GPU ranks keep a BF16 or F16 checkpoint's matrices in its dtype, or the
+ * dtype {@code --dtype} asks for): the reference then uses the weight matrices (projections, embedding, LM
+ * head) as the ranks hold them, rounded to that dtype (the same values when the checkpoint is in it), and
+ * each projection's input carries the rounding to that dtype that the GEMM applies
+ * ({@link Float64DecoderOps#roundedTo}); norms' weights and biases stay as stored, in float32.
+ *
  * <p>Not thread-safe: one {@code logits} call at a time per instance (the projections use every core).
  */
 public final class Float64Decoder {
@@ -71,6 +81,8 @@ public final class Float64Decoder {
 
     private final ModelDirectory dir;
     private final ModelConfig config;
+    /** The dtype the ranks keep weight matrices in and round GEMM inputs to (F32: neither). */
+    private final DType weights;
     /**
      * Whether the spectral norms are still worth their cost: once some row of the residual stream has an
      * error bound as large as the row itself, no bound downstream can be smaller than the logits, and the
@@ -82,8 +94,15 @@ public final class Float64Decoder {
 
     /** A decoder reading the tensors of {@code dir}, whose config.json {@code config} is. */
     public Float64Decoder(ModelDirectory dir, ModelConfig config) {
+        this(dir, config, DType.F32);
+    }
+
+    /** As above, for ranks that keep weight matrices in {@code weights} (F32, BF16 or F16). */
+    public Float64Decoder(ModelDirectory dir, ModelConfig config, DType weights) {
+        DTypeChoice.inputRoundoff(weights); // refuses a dtype no GEMM takes
         this.dir = dir;
         this.config = config;
+        this.weights = weights;
     }
 
     /** Shows every intermediate result to {@code observer} (stage names such as {@code "layer 0 q"}). */
@@ -158,7 +177,7 @@ public final class Float64Decoder {
         double[] value = new double[ids.length * hidden];
         for (int i = 0; i < ids.length; i++) {
             try (Tensor row = file.readRows(name, ids[i], 1)) {
-                float[] r = row.toFloatArray();
+                float[] r = asHeld(row.toFloatArray());
                 for (int t = 0; t < hidden; t++) {
                     value[i * hidden + t] = r[t];
                 }
@@ -199,16 +218,33 @@ public final class Float64Decoder {
 
     /** {@code x·Wᵀ (+ b)} of the layer named {@code prefix}: {@code W [out, x.cols]}, error norms per {@code blocks}. */
     private BoundedRows projection(BoundedRows x, String prefix, int out, int blocks, boolean bias) {
-        float[] w = matrix(prefix + ".weight", out, x.cols());
+        float[] w = asHeld(matrix(prefix + ".weight", out, x.cols()));
         float[] b = bias ? vector(prefix + ".bias", out) : null;
-        return Float64DecoderOps.linear(x, Float64DecoderOps.Weight.of(w, out, x.cols(), blocks, spectral), b);
+        return Float64DecoderOps.linear(gemmInput(x), Float64DecoderOps.Weight.of(w, out, x.cols(), blocks, spectral), b);
+    }
+
+    /** x as the GEMM reads it: rounded to the weights' dtype when that is a half-precision one. */
+    private BoundedRows gemmInput(BoundedRows x) {
+        return Float64DecoderOps.roundedTo(x, DTypeChoice.inputRoundoff(weights), DTypeChoice.inputUnderflow(weights));
+    }
+
+    /** A weight matrix's values as the ranks hold them: rounded to nearest in their dtype. */
+    private float[] asHeld(float[] w) {
+        if (weights == DType.F32) {
+            return w;
+        }
+        for (int i = 0; i < w.length; i++) {
+            w[i] = weights == DType.BF16 ? BFloat16.toFloat(BFloat16.fromFloat(w[i])) : Float16.toFloat(Float16.fromFloat(w[i]));
+        }
+        return w;
     }
 
     /**
      * The LM head in blocks of rows (lm_head.weight, or the embedding when tied): logits [tokens, vocab];
      * each logit's bound is {@code ‖w_v‖·N + rounding} (Cauchy–Schwarz on the final norm's error).
      */
-    private Bounded lmHead(BoundedRows x) {
+    private Bounded lmHead(BoundedRows normed) {
+        BoundedRows x = gemmInput(normed);
         int tokens = x.rows();
         int hidden = config.hiddenSize();
         int vocab = config.vocabSize();
@@ -221,7 +257,7 @@ public final class Float64Decoder {
             int rows = Math.min(block, vocab - first);
             float[] w;
             try (Tensor t = file.readRows(name, first, rows)) {
-                w = t.toFloatArray();
+                w = asHeld(t.toFloatArray());
             }
             BoundedRows part = Float64DecoderOps.linear(x, Float64DecoderOps.Weight.of(w, rows, hidden, 1, false), null);
             for (int i = 0; i < tokens; i++) {

@@ -42,6 +42,37 @@ public final class Float64DecoderOps {
     }
 
     /**
+     * {@code x} as a GEMM with half-precision weights reads it: each element rounded to nearest in a dtype of
+     * unit roundoff {@code u} whose values below its normal range are off by at most {@code a}
+     * ({@link dev.tp4j.backend.DTypeChoice#inputRoundoff}, {@code inputUnderflow}; a GPU rank rounds x to its
+     * weights' dtype before cublasGemmEx). The computed {@code x̂} is within {@code e} of x, its rounding within
+     * {@code u·|x̂| + a ≤ u·(|x| + e) + a} of x̂: elementwise {@code e' = e + u(|x| + e) + a}, and each block's
+     * norm grows by the 2-norm of those increments (triangle inequality). {@code u = a = 0} (F32) is x itself.
+     */
+    public static BoundedRows roundedTo(BoundedRows x, double u, double a) {
+        if (u == 0 && a == 0) {
+            return x;
+        }
+        double[] bound = new double[x.bound().length];
+        double[] norm = new double[x.norm().length];
+        int width = x.blockWidth();
+        for (int r = 0; r < x.rows(); r++) {
+            for (int b = 0; b < x.blocks(); b++) {
+                double squares = 0;
+                for (int i = r * x.cols() + b * width; i < r * x.cols() + (b + 1) * width; i++) {
+                    double e = x.bound()[i];
+                    double added = u * (Math.abs(x.value()[i]) + e) + a;
+                    bound[i] = (e + added) * (1 + 1e-12);
+                    squares += added * added;
+                }
+                // Rounded up by a relative 10⁻¹², far more than the float64 rounding of this evaluation.
+                norm[r * x.blocks() + b] = (x.norm()[r * x.blocks() + b] + Math.sqrt(squares)) * (1 + 1e-12);
+            }
+        }
+        return new BoundedRows(x.rows(), x.cols(), x.blocks(), x.value(), bound, norm).tightened();
+    }
+
+    /**
      * A projection's weight {@code [rows, cols]} (nn.Linear layout), float32 as the checkpoint holds it,
      * with each row's 2-norm and a certified spectral norm per block of {@code rows / blocks} rows (one per
      * head for q/k/v), or null where no error norm is wanted downstream (the LM head).

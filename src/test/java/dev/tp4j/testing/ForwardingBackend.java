@@ -77,6 +77,42 @@ public abstract class ForwardingBackend implements Backend {
     }
 
     @Override
+    public void embedding(Tensor table, int[] ids, long firstId, Tensor out) {
+        inner.embedding(table, ids, firstId, out);
+    }
+
+    @Override
+    public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor y) {
+        inner.rmsNorm(x, weight, eps, y);
+    }
+
+    @Override
+    public void rotary(Tensor x, int headDim, float[] invFreq, int firstPosition) {
+        inner.rotary(x, headDim, invFreq, firstPosition);
+    }
+
+    @Override
+    public void attention(Tensor q, Tensor keys, Tensor values, int headDim, int firstPosition, float scale,
+                          Tensor out) {
+        inner.attention(q, keys, values, headDim, firstPosition, scale, out);
+    }
+
+    @Override
+    public void add(Tensor a, Tensor b) {
+        inner.add(a, b);
+    }
+
+    @Override
+    public boolean hasDecoderOps() {
+        return inner.hasDecoderOps();
+    }
+
+    @Override
+    public void synchronize() {
+        inner.synchronize();
+    }
+
+    @Override
     public String describe() {
         return inner.describe();
     }

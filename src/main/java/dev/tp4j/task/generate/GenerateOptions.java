@@ -1,5 +1,6 @@
 package dev.tp4j.task.generate;
 
+import dev.tp4j.backend.DTypeChoice;
 import java.nio.file.Path;
 
 /**
@@ -12,10 +13,12 @@ import java.nio.file.Path;
  * @param logits      where rank 0 writes the prompt's logits, or null
  * @param json        where rank 0 writes the report, or null
  * @param measureBandwidth whether every rank also measures its memory bandwidth, for the decode's bound
+ * @param dtype       the weight matrices' dtype on the ranks ({@code auto}: the checkpoint's where the backend
+ *                    keeps it, i.e. on GPU ranks)
  */
 public record GenerateOptions(Path model, int[] promptIds, String promptText, int maxNewTokens, boolean ignoreEos,
                               Double temperature, int topK, double topP, Long seed, Path logits, Path json,
-                              boolean verify, boolean measureBandwidth) {
+                              boolean verify, boolean measureBandwidth, DTypeChoice dtype) {
 
     public boolean sampling() {
         return temperature != null;

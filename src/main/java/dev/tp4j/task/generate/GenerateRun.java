@@ -17,6 +17,7 @@ import dev.tp4j.model.Sampler;
 import dev.tp4j.reference.Bounded;
 import dev.tp4j.reference.Comparison;
 import dev.tp4j.reference.Float64Decoder;
+import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
 import java.io.PrintStream;
@@ -32,10 +33,6 @@ public final class GenerateRun {
     private static final int ROOT = 0;
     /** Larger than any CPU's caches, small beside a model. */
     private static final long BANDWIDTH_PROBE_BYTES = 512L << 20;
-
-    /** Why GPU ranks cannot run generate yet, for the refusal (exit 2). */
-    public static final String NO_GPU_KERNELS = "generate runs on CPU ranks only so far: the GPU kernels for the "
-            + "embedding, RMSNorm, rotary embedding and attention are not written yet; use --backend cpu";
 
     private final Backend backend;
     private final Communicator comm;
@@ -104,13 +101,15 @@ public final class GenerateRun {
     /** Runs on every rank together; the report is complete on rank 0 (other ranks get theirs, less the gathered parts). */
     public GenerateReport run() {
         if (!backend.hasDecoderOps()) {
-            throw new BadInputException(NO_GPU_KERNELS + " (" + backend.describe() + ")");
+            throw new BadInputException("generate: " + backend.describe() + " has no decoder-model operations "
+                    + "(embedding, RMSNorm, rotary embedding, attention)");
         }
         ModelConfig config = inputs.config();
         int[] prompt = inputs.promptIds();
         long loadStart = System.nanoTime();
         try (ModelDirectory dir = ModelDirectory.open(options.model());
-             DecoderModel model = DecoderModel.load(dir, config, backend, comm, prompt.length + options.maxNewTokens());
+             DecoderModel model = DecoderModel.load(dir, config, backend, comm, prompt.length + options.maxNewTokens(),
+                     weightDType(dir));
              TextTokenizer tokenizer = dir.tokenizerFile() == null ? null : TextTokenizer.open(dir.tokenizerFile())) {
             long loadNanos = System.nanoTime() - loadStart;
             long storedBytes = dir.bytesRead();
@@ -142,7 +141,7 @@ public final class GenerateRun {
             boolean passed = true;
             if (options.verify()) {
                 if (comm.rank() == ROOT) {
-                    Bounded reference = Float64Decoder.logits(dir, config, prompt);
+                    Bounded reference = new Float64Decoder(dir, config, weightDType(dir)).logits(prompt);
                     Comparison c = Comparison.of("logits", outcome.promptLogits(), reference);
                     double scale = 0;
                     for (double v : reference.value()) {
@@ -157,8 +156,17 @@ public final class GenerateRun {
             if (comm.rank() == ROOT && options.logits() != null && passed) {
                 writeLogits(outcome.promptLogits(), prompt.length, config.vocabSize());
             }
-            return report(config, prompt, outcome, perRank, tokenizer, verification, passed);
+            return report(config, weightDType(dir), prompt, outcome, perRank, tokenizer, verification, passed);
         }
+    }
+
+    /**
+     * The weight matrices' dtype on this rank: {@code --dtype}, where {@code auto} keeps the embedding's stored
+     * dtype (the checkpoint's) when the backend can (GPU ranks), F32 otherwise.
+     */
+    private DType weightDType(ModelDirectory dir) {
+        DType stored = dir.file(DecoderLayout.EMBED).info(DecoderLayout.EMBED).dtype();
+        return options.dtype().resolve(stored, backend);
     }
 
     private Sampler sampler() {
@@ -179,8 +187,9 @@ public final class GenerateRun {
         }
     }
 
-    private GenerateReport report(ModelConfig config, int[] prompt, Generator.Outcome outcome, long[][] perRank,
-                                  TextTokenizer tokenizer, GenerateReport.Verification verification, boolean passed) {
+    private GenerateReport report(ModelConfig config, DType weights, int[] prompt, Generator.Outcome outcome,
+                                  long[][] perRank, TextTokenizer tokenizer, GenerateReport.Verification verification,
+                                  boolean passed) {
         List<GenerateReport.Rank> ranks = new ArrayList<>();
         double loadSeconds = 0;
         Double boundMs = null;
@@ -202,7 +211,9 @@ public final class GenerateRun {
             }
         }
         double decodeMs = outcome.decodeMsPerToken();
-        return new GenerateReport(passed, comm.worldSize(), backend.describe(), comm.describe(),
+        String compute = backend.describe() + (weights == DType.F32 ? ""
+                : "; weights in " + weights + ", GEMM inputs rounded to it, F32 accumulation");
+        return new GenerateReport(passed, comm.worldSize(), compute, comm.describe(),
                 options.model().toString(), config.toString(), box(prompt), box(outcome.tokens()),
                 tokenizer == null ? null : tokenizer.decode(outcome.tokens()), outcome.stoppedAtEos(), loadSeconds,
                 outcome.prefillMs(), decodeMs, decodeMs == 0 ? 0 : 1000 / decodeMs, steps, boundMs, ranks, perStep, verification,
