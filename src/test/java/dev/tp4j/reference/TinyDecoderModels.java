@@ -15,7 +15,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /** Small random decoder models written as Hugging Face directories: config.json and model.safetensors. */
-final class TinyDecoderModels {
+public final class TinyDecoderModels {
     private TinyDecoderModels() {
     }
 
@@ -24,7 +24,7 @@ final class TinyDecoderModels {
      * {factor, low_freq_factor, high_freq_factor, original_max_position_embeddings}; {@code std} the
      * initializer range of every projection, embedding and bias (norm weights are 1 ± 0.1).
      */
-    record Spec(String name, String architecture, int hidden, int intermediate, int layers, int heads, int kvHeads,
+    public record Spec(String name, String architecture, int hidden, int intermediate, int layers, int heads, int kvHeads,
                 int headDim, int vocab, boolean tied, boolean attentionBias, boolean mlpBias, double theta, double eps,
                 double[] llama3, DType dtype, double std, long seed) {
 
@@ -42,7 +42,7 @@ final class TinyDecoderModels {
         }
     }
 
-    static List<Spec> specs() {
+    public static List<Spec> specs() {
         return List.of(
                 new Spec("llama-gqa-f32-untied", "LlamaForCausalLM", 48, 96, 2, 6, 2, 0, 53, false, false, false,
                         10000, 1e-5, null, DType.F32, 0.02, 1),
@@ -57,7 +57,7 @@ final class TinyDecoderModels {
     }
 
     /** Writes {@code spec} into {@code dir} (created if needed) and returns it. */
-    static Path write(Path dir, Spec spec) {
+    public static Path write(Path dir, Spec spec) {
         try {
             Files.createDirectories(dir);
             Files.writeString(dir.resolve("config.json"), config(spec));
@@ -117,7 +117,7 @@ final class TinyDecoderModels {
     }
 
     /** Random prompt ids, the first one 0 and the last one vocab − 1 (both ends of the vocabulary). */
-    static int[] prompt(int length, int vocab, long seed) {
+    public static int[] prompt(int length, int vocab, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
         int[] ids = new int[length];
         for (int i = 0; i < length; i++) {
