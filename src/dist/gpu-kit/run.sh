@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # tp4j GPU validation kit (built by bin/gpu-kit; see docs/gpu-validation.md).
 #
-#   run.sh OUTDIR            on an x86-64 Linux machine with an NVIDIA driver: every check, < 6 minutes
+#   run.sh OUTDIR            on an x86-64 Linux machine with an NVIDIA driver: every check, < 8 minutes
 #   run.sh --dry-run OUTDIR  on any x86-64 Linux machine: every step that needs no GPU (CPU ranks stand in
 #                            for GPU ranks, tiny shapes, GPU tests skip saying why); what CI runs
 #
 # Needs only bash, coreutils (timeout, date, du), tar and gzip: the kit carries its own Java runtime.
-# Writes OUTDIR/kit.log (every command and its output), OUTDIR/junit/ (the GPU tests' XML reports) and six
+# Writes OUTDIR/kit.log (every command and its output), OUTDIR/junit/ (the GPU tests' XML reports) and seven
 # JSON files: kit.json (machine, libraries, every step's status and time), verify.json, mlp.json,
-# bench-gemm.json, bench-mlp.json, torch.json. Exit status: 0 when every step passed or was skipped for a
-# stated reason, 1 otherwise.
+# generate.json, bench-gemm.json, bench-mlp.json, torch.json. Exit status: 0 when every step passed or was
+# skipped for a stated reason, 1 otherwise.
 #
-#   TP4J_KIT_BUDGET   seconds for the whole run (default 350: the device machine gives 6 minutes)
+#   TP4J_KIT_BUDGET   seconds for the whole run (default 480: a device machine gives a task 15 minutes in all,
+#                     its start included)
 set -uo pipefail
 
 usage() {
@@ -30,7 +31,7 @@ kit="$(cd -P "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 log="$out/kit.log"
 : > "$log"
 start=$(date +%s)
-budget="${TP4J_KIT_BUDGET:-350}"
+budget="${TP4J_KIT_BUDGET:-480}"
 deadline=$((start + budget))
 
 say() { echo "$*" | tee -a "$log"; }
@@ -223,14 +224,16 @@ transport=--transport
 step info 60 "$tp4j" info
 sed -n '/^=== info (/,/^=== info:/p' "$log" | sed '1,2d;$d'
 
-# The @Tag("gpu") tests (CudaBackendGpuTest, NcclCommunicatorContractTest), each CUDA call waited for so that a fault is
-# reported by the call that made it. GpuVerifyIT is left out: the verify and mlp steps below run the same
-# commands and keep their figures. On a CPU machine they skip, saying why.
+# The @Tag("gpu") tests (CudaBackendGpuTest, NcclCommunicatorContractTest, the decoder kernels' contract
+# CudaDecoderOpsGpuTest, whole models at tp 1 and 2 in GpuGenerateTest), each CUDA call waited for so that a
+# fault is reported by the call that made it. GpuVerifyIT is left out: the verify and mlp steps below run the
+# same commands and keep their figures. On a CPU machine they skip, saying why.
 classpath="$work/tests:$(printf '%s:' "$work"/dist/lib/*.jar)"
-step gpu-tests 150 env CUDA_LAUNCH_BLOCKING=1 "$java" "${java_opts[@]}" -jar "$work/junit/junit-platform-console-standalone.jar" execute \
+step gpu-tests 240 env CUDA_LAUNCH_BLOCKING=1 "$java" "${java_opts[@]}" -jar "$work/junit/junit-platform-console-standalone.jar" execute \
   --disable-banner --disable-ansi-colors --details=tree --reports-dir="$out/junit" --class-path="$classpath" \
   --include-engine=junit-jupiter --include-tag=gpu \
-  --select-class=dev.tp4j.backend.cuda.CudaBackendGpuTest --select-class=dev.tp4j.comm.nccl.NcclCommunicatorContractTest
+  --select-class=dev.tp4j.backend.cuda.CudaBackendGpuTest --select-class=dev.tp4j.comm.nccl.NcclCommunicatorContractTest \
+  --select-class=dev.tp4j.backend.cuda.CudaDecoderOpsGpuTest --select-class=dev.tp4j.model.GpuGenerateTest
 # On a GPU every one of them must run: a test that skipped (an assumption failed) is a failure here.
 if [ $dry -eq 0 ]; then
   aborted="$(sed -n '/^=== gpu-tests (/,/^=== gpu-tests:/p' "$log" | grep -oE '[0-9]+ tests aborted' | grep -oE '^[0-9]+')"
@@ -276,6 +279,24 @@ step mlp-bf16-tp1 60 "${launch[@]}" 1 "${mlp[@]}" --output "$work/mlp-1.safetens
 step mlp-bf16-tp2 60 "${launch[@]}" 2 "${tcp[@]}" "${mlp[@]}" --output "$work/mlp-2.safetensors" \
   --json "$parts/mlp-tp2.json"
 merge mlp.json tp1=mlp-tp1.json tp2_tcp=mlp-tp2.json
+
+# generate --verify on the PyTorch-made F32 Llama (GQA, untied) at tp 1 and 2 (TCP, sharing the GPU): the
+# prompt's logits against float64, and the greedy tokens must be PyTorch's float64 ones (ExpectedTokens
+# reads both JSON files). Then the BF16 Qwen2 (q/k/v biases, tied, one kv head replicated) at tp 2, its
+# weights BF16 on GPU ranks (--dtype auto; F32 on the CPU ranks of a dry run), checked against float64.
+models="$work/tests/models"
+fixture_ids() { tr -d ' \n' < "$models/$1/expected.json" | grep -o '"prompt_ids":\[[0-9,]*\]' | sed 's/.*\[//; s/\]//'; }
+fixture_new() { tr -d ' \n' < "$models/$1/expected.json" | grep -o '"max_new_tokens":[0-9]*' | head -1 | cut -d: -f2; }
+generate_llama=(generate --model "$models/llama" --prompt-ids "$(fixture_ids llama)" --max-new-tokens "$(fixture_new llama)"
+  --ignore-eos --verify)
+check_tokens=("$java" "${java_opts[@]}" -cp "$classpath" dev.tp4j.testing.ExpectedTokens "$models/llama/expected.json")
+step generate-tp1 90 "${launch[@]}" 1 "${nccl[@]}" "${generate_llama[@]}" --json "$parts/generate-tp1.json"
+step generate-tp1-tokens 30 "${check_tokens[@]}" "$parts/generate-tp1.json"
+step generate-tp2 90 "${launch[@]}" 2 "${tcp[@]}" "${generate_llama[@]}" --json "$parts/generate-tp2.json"
+step generate-tp2-tokens 30 "${check_tokens[@]}" "$parts/generate-tp2.json"
+step generate-bf16-tp2 90 "${launch[@]}" 2 "${tcp[@]}" generate --model "$models/qwen2" \
+  --prompt-ids "$(fixture_ids qwen2)" --max-new-tokens 4 --ignore-eos --verify --json "$parts/generate-bf16-tp2.json"
+merge generate.json tp1=generate-tp1.json tp2_tcp=generate-tp2.json bf16_tp2_tcp=generate-bf16-tp2.json
 
 # Speed at tp 1: the GEMM 8192^3 (bench's up-projection at tokens = hidden = ffn = 8192) in fp32, TF32,
 # bf16; the MLP forward at tokens 128, hidden 8192, ffn 28672. The dry run uses tiny shapes.

@@ -50,7 +50,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @Tag("gpu")
 class GpuGenerateTest {
-    private static final Path MODELS = Path.of("src/test/resources/models");
+    /** The fixtures from the classpath (test-classes/models), so the GPU validation kit finds them too. */
+    private static final Path MODELS = models();
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
@@ -131,6 +132,14 @@ class GpuGenerateTest {
             assertTrue(c.passed(), what + ": max |Δ| " + c.maxAbsDiff() + " against a bound of " + c.maxBound());
             HalfWeightsDecoderTest.assertWithinEmpiricalTolerance(c, scale, weights, what);
             assertArrayEquals(ranks.get(0).tokens(), ranks.get(r).tokens(), "every rank continues with the same tokens");
+        }
+    }
+
+    private static Path models() {
+        try {
+            return Path.of(GpuGenerateTest.class.getResource("/models/README.txt").toURI()).getParent();
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalStateException(e);
         }
     }
 
