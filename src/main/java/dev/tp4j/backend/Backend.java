@@ -77,12 +77,13 @@ public interface Backend extends AutoCloseable {
     void gatedActivate(Activation act, Tensor gate, Tensor up);
 
     // The operations of a decoder model beyond the MLP (embedding, RMSNorm, rotary embedding, attention,
-    // residual add). CPU ranks have them; a backend without them says so, and `generate` refuses such a
-    // backend before loading anything.
+    // residual add). CPU and GPU ranks have them; a backend without them says so, and `generate` refuses
+    // such a backend before loading anything.
 
     /**
      * {@code out[t, :] ← table[ids[t] − firstId, :]} where that row is in {@code table [rows, hidden]}, else
-     * zeros: the lookup of a vocab-parallel block (the all_reduce over ranks fills in the rest).
+     * zeros: the lookup of a vocab-parallel block (the all_reduce over ranks fills in the rest). The table is
+     * F32 or one of {@link #weightDTypes()} (a tied LM head's weight); {@code out} is F32.
      */
     default void embedding(Tensor table, int[] ids, long firstId, Tensor out) {
         throw unsupported("embedding");
