@@ -163,7 +163,7 @@ extern "C" __global__ void tp4j_attention(const float* q, int ldq, const float* 
     }
     __syncthreads();
 
-    float localMax = __int_as_float(0xff800000); // -inf
+    float localMax = -__int_as_float(0x7f800000); // -inf
     for (int j = tid; j < visible; j += TP4J_DEC_THREADS) {
         const float* k = keys + (long long) j * ldkv + kvBase;
         float s = tp4j_dec_score(qs, k, headDim, scale);
