@@ -167,6 +167,11 @@ public final class GenerateCommand implements Callable<Integer>, Preflight {
 
     @Override
     public void preflight(int worldSize, boolean gpuRanks) {
+        if (!gpuRanks && (dtype == DTypeChoice.BF16 || dtype == DTypeChoice.F16)) {
+            // What each CPU worker would say (DTypeChoice.resolve), said once before any starts.
+            throw new BadInputException("--dtype " + dtype.cliName() + ": CPU ranks compute in f32 only (bf16/f16 need "
+                    + "the CUDA backend)");
+        }
         checkOutputs();
         GenerateRun.checkInputs(options()).checkTensorParallel(worldSize);
     }

@@ -122,6 +122,13 @@ class GenerateCommandTest {
                 "mlp.gate_proj.weight", "has shape [88, 48]", "needs [90, 48]");
     }
 
+    /** Half-precision weights need GPU ranks: refused by the launcher and by a lone CPU worker alike. */
+    @Test
+    void halfPrecisionWeightsOnCpuRanksAreRefused() {
+        assertRefused(args(model("m"), "--prompt-ids", "1,2", "--dtype", "bf16"), "--dtype bf16", "CPU ranks");
+        assertRefused(args(model("m2"), "--prompt-ids", "1,2", "--dtype", "fp16"), "--dtype f16", "CPU ranks");
+    }
+
     @Test
     void aTextPromptWithoutATokenizerPointsToPromptIds() {
         assertRefused(args(model("m"), "--prompt", "hello"), "tokenizer.json", "--prompt-ids");
