@@ -13,10 +13,14 @@
 # removed on exit. Skips (exit 0, saying why) where it cannot run: not root, no ip/unshare, no netns.
 #
 #   .ci/two-nodes.sh            run all steps
+#   .ci/two-nodes.sh --bench    instead, measure the collectives on 2 nodes x 2 ranks, 1 MiB to 64 MiB, over
+#                               the flat TCP ring and over the hierarchical transport (docs/performance.md)
 #   TWO_NODES_KEEP_LOGS=DIR     copy every step's output to DIR
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
+mode=checks
+[ "${1:-}" = --bench ] && mode=bench
 
 skip() {
   echo "two-nodes: skipped: $*"
@@ -152,6 +156,21 @@ both() {
 }
 
 echo "two-nodes: $ns0 (node-a, $addr0) and $ns1 (node-b, $addr1), joined by $veth0-$veth1"
+
+if [ "$mode" = bench ]; then
+  for transport in tcp hierarchical; do
+    both "bench-$transport" 600 bin/tp4j launch --transport "$transport" $(launch_args @R) \
+      bench --collectives-only --min-kib 1024 --max-kib 65536 --timeout 120
+    if [ "$rc0" = 0 ] && [ "$rc1" = 0 ]; then
+      echo "two-nodes: bench over --transport $transport (${took}s):"
+      grep -E "tp4j bench:|op +size|(all_reduce|all_gather|reduce_scatter|broadcast) " "$work/bench-$transport.node0.log"
+    else
+      fail "bench over $transport: node 0 exited $rc0, node 1 $rc1"
+      show "$work/bench-$transport.node0.log"
+    fi
+  done
+  exit $((failures > 0))
+fi
 
 # ---- 1. verify and mlp pass; the report shows shm inside a node and tcp between nodes
 both verify 120 bin/tp4j launch $(launch_args @R) verify --hidden 256 --ffn 512 --timeout 30
