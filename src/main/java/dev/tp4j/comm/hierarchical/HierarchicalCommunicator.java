@@ -77,6 +77,10 @@ public final class HierarchicalCommunicator implements Communicator {
     private final long[] nodeCounts;
     private Tensor scratch;
     private Tensor gatherScratch;
+    /** This node's part of the gather scratch, kept while the scratch and the layout of the blocks stay. */
+    private Tensor ownNode;
+    private Tensor ownNodeOf;
+    private long ownNodeStart;
     private volatile String failure;
     private volatile boolean closed;
 
@@ -275,7 +279,7 @@ public final class HierarchicalCommunicator implements Communicator {
             localCounts[i] = counts[layout.member(node, i)];
         }
         Tensor all = gatherScratch(gathered.numel(), gathered.dtype());
-        Tensor ownNode = all.slice(nodeStart, nodeCounts[node]);
+        Tensor ownNode = ownNodeView(all, nodeStart, nodeCounts[node]);
         localGather(mine, ownNode, op);
         if (layout.nodes() > 1) {
             if (ring != null) {
@@ -486,6 +490,19 @@ public final class HierarchicalCommunicator implements Communicator {
         return gatherScratch.numel() == count ? gatherScratch : gatherScratch.slice(0, count);
     }
 
+    /**
+     * The view of {@code all} that holds this node's blocks; the same object while the call repeats, so a
+     * steady stream of all_gathers makes no new views (nor the byte buffers the links take of them).
+     */
+    private Tensor ownNodeView(Tensor all, long start, long count) {
+        if (ownNode == null || ownNodeOf != all || ownNodeStart != start || ownNode.numel() != count) {
+            ownNode = all.slice(start, count);
+            ownNodeOf = all;
+            ownNodeStart = start;
+        }
+        return ownNode;
+    }
+
     private static void copyBytes(Tensor src, long srcByte, Tensor dst, long dstByte, long length) {
         if (length == 0) {
             return;
@@ -503,6 +520,8 @@ public final class HierarchicalCommunicator implements Communicator {
             gatherScratch.close();
             gatherScratch = null;
         }
+        ownNode = null;
+        ownNodeOf = null;
     }
 
     @Override
