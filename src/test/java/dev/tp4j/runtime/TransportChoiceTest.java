@@ -13,7 +13,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code --transport auto|shm|tcp|nccl}: what one host's ranks can use (no GPU needed: machines are
+ * {@code --transport auto|shm|tcp|hierarchical|nccl}: what one host's ranks can use (no GPU needed: machines are
  * described), and the decision all ranks reach from everyone's facts.
  */
 class TransportChoiceTest {
