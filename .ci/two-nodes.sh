@@ -241,15 +241,20 @@ done
 on_node "$ns1" node-b "$work/pull.node1.log" timeout -k 5 150 bin/tp4j launch $(launch_args 1) \
   verify --hidden 64 --ffn 128 --repeat 100000000 --timeout "$timeout_s" &
 p1=$!
-# Mid-job: the leaders' ring link (a third connection between the namespaces, after the two store
-# clients of node 1) is up, so the ranks are past the rendezvous and in their collectives.
+# Mid-job: node 1 has sent 256 KiB to node 0 over its connections (the rendezvous and the handshakes
+# are a few hundred bytes), so collectives are flowing between the nodes.
+sent_to_node0() {
+  ip netns exec "$ns1" ss -Htin state established dst "$addr0" 2> /dev/null |
+    grep -o 'bytes_sent:[0-9]*' | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }'
+}
+sent=0
 for _ in $(seq 1 600); do
-  links="$(ip netns exec "$ns1" ss -Htn state established dst "$addr0" 2> /dev/null | wc -l)"
-  [ "$links" -ge 3 ] && break
+  sent="$(sent_to_node0)"
+  [ "$sent" -ge 262144 ] && break
   kill -0 "$p0" 2> /dev/null && kill -0 "$p1" 2> /dev/null || break
   sleep 0.1
 done
-if [ "${links:-0}" -ge 3 ] && kill -0 "$p0" 2> /dev/null && kill -0 "$p1" 2> /dev/null; then
+if [ "$sent" -ge 262144 ] && kill -0 "$p0" 2> /dev/null && kill -0 "$p1" 2> /dev/null; then
   pulled=$SECONDS
   ip -n "$ns0" link set "$veth0" down
   wait "$p0"
