@@ -62,6 +62,13 @@ public final class HierarchicalCommunicator implements Communicator {
     static final int PIECE_BYTES = 4 << 20;
     private static final String TRANSPORT = "the hierarchical transport";
     private static final int LEADER = 0;
+    /** The leaders' ring allows this many timeouts: a leader may first spend one waiting for its own node. */
+    private static final int RING_TIMEOUTS = 2;
+    /**
+     * A node's other ranks wait this many timeouts for their leader: the ring's, one more for a leader
+     * leaving its diagnosis in a store it can no longer reach, and a margin.
+     */
+    private static final int FOLLOWER_TIMEOUTS = 4;
 
     private final int rank;
     private final NodeLayout layout;
@@ -116,7 +123,7 @@ public final class HierarchicalCommunicator implements Communicator {
         }
         int node = layout.nodeOf(rank);
         int localIndex = layout.localIndexOf(rank);
-        Duration localTimeout = localIndex == LEADER ? timeout : timeout.multipliedBy(4);
+        Duration localTimeout = localIndex == LEADER ? timeout : timeout.multipliedBy(FOLLOWER_TIMEOUTS);
         ShmCommunicator local;
         try {
             local = ShmCommunicator.connect(store, keyPrefix + "/node" + node, localIndex, layout.size(node), localTimeout);
@@ -127,7 +134,7 @@ public final class HierarchicalCommunicator implements Communicator {
         try {
             if (localIndex == LEADER && layout.nodes() > 1) {
                 ring = TcpRingCommunicator.connect(store, token, keyPrefix + "/leaders", node, layout.nodes(),
-                        advertisedHost, timeout.multipliedBy(2));
+                        advertisedHost, timeout.multipliedBy(RING_TIMEOUTS));
             }
         } catch (CommunicationException e) {
             local.close();
