@@ -27,7 +27,7 @@ skip() {
   exit 0
 }
 [ "$(id -u)" = 0 ] || skip "not root (network namespaces and tmpfs mounts need it)"
-for tool in ip unshare timeout mount; do
+for tool in ip ss unshare timeout mount; do
   command -v "$tool" > /dev/null || skip "no $tool"
 done
 
