@@ -45,6 +45,20 @@ class ArchitectureTest {
             .should().dependOnClassesThat().resideInAnyPackage("dev.tp4j.runtime..", "dev.tp4j.launch..",
                     "dev.tp4j.cli..", "dev.tp4j.task..", "dev.tp4j.nn..", "dev.tp4j.io..", "dev.tp4j.checkpoint..");
 
+    /**
+     * The hierarchical transport composes the flat host transports (shared memory, the TCP ring) through
+     * their public API; they know nothing of it, and it needs no device (GPU ranks are staged above it).
+     */
+    @ArchTest
+    static final ArchRule flatTransportsDoNotKnowTheHierarchy = noClasses()
+            .that().resideInAnyPackage("dev.tp4j.comm.shm..", "dev.tp4j.comm.tcp..", "dev.tp4j.comm.nccl..")
+            .should().dependOnClassesThat().resideInAPackage("dev.tp4j.comm.hierarchical..");
+
+    @ArchTest
+    static final ArchRule theHierarchyComposesHostTransportsOnly = noClasses()
+            .that().resideInAPackage("dev.tp4j.comm.hierarchical..")
+            .should().dependOnClassesThat().resideInAnyPackage("dev.tp4j.comm.nccl..", "dev.tp4j.backend..");
+
     @ArchTest
     static final ArchRule rendezvousSitsBelowTheTransports = noClasses()
             .that().resideInAPackage("dev.tp4j.rendezvous..")

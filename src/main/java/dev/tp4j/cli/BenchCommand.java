@@ -68,6 +68,25 @@ public final class BenchCommand implements Callable<Integer>, Preflight {
     @Option(names = "--quick", description = "Fewer runs and sizes up to 4 MiB: under 30 s on 2 cores.")
     boolean quick;
 
+    @Option(names = "--collectives-only", description = "Only the collective sweep, no GEMM and no MLP (to compare "
+            + "transports, e.g. --transport tcp against hierarchical across nodes).")
+    boolean collectivesOnly;
+
+    Long minBytes;
+    Long maxBytes;
+
+    @Option(names = "--min-kib", paramLabel = "KIB", description = "Smallest collective of the sweep (×4 per step). "
+            + "Default: 4.")
+    void setMinKib(int v) {
+        minBytes = 1024L * Flags.positive(spec, "--min-kib", v);
+    }
+
+    @Option(names = "--max-kib", paramLabel = "KIB", description = "Largest collective of the sweep. "
+            + "Default: 65536 (64 MiB), 4096 with --quick.")
+    void setMaxKib(int v) {
+        maxBytes = 1024L * Flags.positive(spec, "--max-kib", v);
+    }
+
     @Option(names = "--timeout", defaultValue = "120", paramLabel = "SECONDS",
             description = "Rendezvous and collective timeout. Default: ${DEFAULT-VALUE}.")
     void setTimeout(int v) {
@@ -96,6 +115,17 @@ public final class BenchCommand implements Callable<Integer>, Preflight {
     @Override
     public void preflight(int worldSize, boolean gpuRanks) {
         earlierResults();
+        sweep();
+    }
+
+    /** The collective sweep's smallest and largest size in bytes; bounds the wrong way round are bad input. */
+    private long[] sweep() {
+        long min = minBytes != null ? minBytes : 4 << 10;
+        long max = maxBytes != null ? maxBytes : quick ? 4 << 20 : 64 << 20;
+        if (max < min) {
+            throw new BadInputException("bench: --max-kib " + max / 1024 + " is below --min-kib " + min / 1024);
+        }
+        return new long[] {min, max};
     }
 
     private List<BenchResult> earlierResults() {
@@ -112,9 +142,12 @@ public final class BenchCommand implements Callable<Integer>, Preflight {
     @Override
     public Integer call() {
         List<BenchResult> earlier = earlierResults();
+        long[] sweep = sweep();
+        long min = sweep[0];
+        long max = sweep[1];
         BenchOptions options = quick
-                ? new BenchOptions(tokens, hidden, ffn, activation, 2, 7, 4 << 10, 4 << 20, dtype)
-                : new BenchOptions(tokens, hidden, ffn, activation, 3, 20, 4 << 10, 64 << 20, dtype);
+                ? new BenchOptions(tokens, hidden, ffn, activation, 2, 7, min, max, dtype, collectivesOnly)
+                : new BenchOptions(tokens, hidden, ffn, activation, 3, 20, min, max, dtype, collectivesOnly);
         try (Worker session = Worker.open(Duration.ofSeconds(timeoutSeconds))) {
             List<BenchResult> results = new BenchRun(session.backend(), session.comm(), options).run();
             if (session.isRankZero()) {

@@ -80,9 +80,11 @@ public final class InfoCommand implements Callable<Integer> {
         TransportChoice transport = TransportChoice.fromSystem();
         out.println("  collectives: " + switch (transport) {
             case auto -> "NCCL when every rank has its own GPU, else shared memory (" + ShmCommunicator.directory()
-                    + ") between ranks on one host, else tcp ring";
+                    + ") between ranks on one host, else hierarchical (shared memory inside each host, tcp between"
+                    + " hosts) when a host holds several ranks, else tcp ring";
             case shm -> "shared memory (" + ShmCommunicator.directory() + "); ranks on different hosts are refused";
             case tcp -> "tcp ring between ranks";
+            case hierarchical -> "shared memory inside each host, tcp ring between one leader per host";
             case nccl -> "NCCL between GPU ranks, one per GPU";
         } + " (" + TransportChoice.ENV + "=" + transport + ")");
         out.flush();

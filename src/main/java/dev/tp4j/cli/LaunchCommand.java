@@ -75,17 +75,19 @@ public final class LaunchCommand implements Callable<Integer> {
                     + "Default: TP4J_BACKEND if set, else auto.")
     BackendChoice backend;
 
-    @Option(names = "--transport", paramLabel = "auto|shm|tcp|nccl",
+    @Option(names = "--transport", paramLabel = "auto|shm|tcp|hierarchical|nccl",
             description = "How the workers' collectives travel (passed as TP4J_TRANSPORT): nccl between GPUs (one "
-                    + "rank per GPU), shm (shared memory, ranks on one host), tcp (the ring, anywhere). GPU ranks "
+                    + "rank per GPU), shm (shared memory, ranks on one host), tcp (one flat ring, anywhere), "
+                    + "hierarchical (shm inside each host, the tcp ring between one leader per host). GPU ranks "
                     + "over shm or tcp stage through host memory, so several can share one GPU. auto: nccl when every "
-                    + "rank has its own GPU, else shm on one host, else tcp. Default: TP4J_TRANSPORT if set, else auto.")
+                    + "rank has its own GPU, else shm on one host, else hierarchical when a host holds several ranks, "
+                    + "else tcp. Default: TP4J_TRANSPORT if set, else auto.")
     TransportChoice transport;
 
     /** The option this one replaced: a one-line pointer to {@code --transport} instead of "unknown option". */
     @Option(names = "--comm", hidden = true, paramLabel = "X")
     void replacedCommOption(String value) {
-        throw new ParameterException(spec.commandLine(), "--comm was replaced by --transport auto|shm|tcp|nccl "
+        throw new ParameterException(spec.commandLine(), "--comm was replaced by --transport auto|shm|tcp|hierarchical|nccl "
                 + "(--comm " + value + " is --transport " + value + ")");
     }
 

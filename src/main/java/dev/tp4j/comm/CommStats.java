@@ -64,6 +64,15 @@ public final class CommStats {
         return n;
     }
 
+    /** Bytes this rank sent over all collectives so far (allocation-free, unlike a snapshot). */
+    public synchronized long sentBytes() {
+        long n = 0;
+        for (long b : sentBytes) {
+            n += b;
+        }
+        return n;
+    }
+
     static int bucketOf(long elapsedNanos) {
         if (elapsedNanos <= 1) {
             return 0;

@@ -53,6 +53,14 @@ public interface Communicator extends AutoCloseable {
     /** One line for reports: transport and peers. */
     String describe();
 
+    /**
+     * The links this rank's collectives ran over, each with its own stats: one for a flat transport (this
+     * communicator), several for one composed of others (shared memory inside a node, TCP between nodes).
+     */
+    default java.util.List<Link> links() {
+        return java.util.List.of(new Link(describe(), stats()));
+    }
+
     @Override
     void close();
 }

@@ -103,6 +103,11 @@ public final class HostStagedCommunicator implements Communicator {
     }
 
     @Override
+    public java.util.List<Link> links() {
+        return host.links();
+    }
+
+    @Override
     public String describe() {
         return host.describe() + ", device tensors staged through host memory";
     }

@@ -16,12 +16,7 @@ public final class HostId {
     }
 
     public static String current() {
-        String host;
-        try {
-            host = InetAddress.getLocalHost().getHostName();
-        } catch (IOException e) {
-            host = System.getenv().getOrDefault("HOSTNAME", "unknown-host");
-        }
+        String host = hostName();
         String boot = "";
         try {
             boot = Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip();
@@ -35,5 +30,26 @@ public final class HostId {
             // no namespaces to tell apart
         }
         return host + (boot.isEmpty() ? "" : "/" + boot) + (mounts.isEmpty() ? "" : "/" + mounts);
+    }
+
+    /**
+     * The kernel's host name (this UTS namespace's), read without a lookup: a host whose name does not
+     * resolve (a container or network namespace without an entry for it) still has one, where
+     * {@code InetAddress.getLocalHost()} fails and every such host would be "unknown-host".
+     */
+    private static String hostName() {
+        try {
+            String uts = Files.readString(Path.of("/proc/sys/kernel/hostname")).strip();
+            if (!uts.isEmpty()) {
+                return uts;
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux: ask the JDK
+        }
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            return System.getenv().getOrDefault("HOSTNAME", "unknown-host");
+        }
     }
 }

@@ -7,6 +7,8 @@ import dev.tp4j.backend.cuda.CudaAvailability;
 import dev.tp4j.backend.cuda.CudaBackend;
 import dev.tp4j.comm.Communicator;
 import dev.tp4j.comm.HostStagedCommunicator;
+import dev.tp4j.comm.hierarchical.HierarchicalCommunicator;
+import dev.tp4j.comm.hierarchical.NodeLayout;
 import dev.tp4j.comm.nccl.NcclCommunicator;
 import dev.tp4j.comm.shm.ShmCommunicator;
 import dev.tp4j.comm.tcp.TcpRingCommunicator;
@@ -21,8 +23,9 @@ import java.time.Duration;
 /**
  * This worker's membership in the job: rank 0 hosts the rendezvous store, every rank (rank 0 too)
  * connects to it as a client, the ranks agree on one transport ({@link TransportAgreement}) and connect
- * exactly one {@link Communicator} over it: NCCL, shared memory or the TCP ring (device tensors staged
- * through host memory when GPU ranks use one of the last two).
+ * exactly one {@link Communicator} over it: NCCL, shared memory, the TCP ring, or shared memory inside
+ * each host with the ring between hosts (device tensors staged through host memory when GPU ranks use
+ * one of the last three).
  *
  * <p>{@link #close()} waits at a store barrier before anyone tears down (so no rank pulls a link from
  * under a peer that is still finishing), and rank 0 keeps the store up until the other ranks have
@@ -94,9 +97,10 @@ public final class ProcessGroup implements AutoCloseable {
                 server = StoreServer.start(env.masterAddr(), env.masterPort(), token);
             }
             store = StoreClient.connect(env.masterAddr(), env.masterPort(), token, env.rank(), timeout);
-            TransportChoice transport = TransportAgreement.agree(store, env.rank(), env.worldSize(), asked, mine, timeout);
-            Communicator comm = connect(transport, store, token, env, backend, timeout);
-            return new ProcessGroup(env, timeout, server, store, transport, comm);
+            TransportAgreement.Agreement agreed = TransportAgreement.agree(store, env.rank(), env.worldSize(), asked, mine,
+                    timeout);
+            Communicator comm = connect(agreed, store, token, env, backend, timeout);
+            return new ProcessGroup(env, timeout, server, store, agreed.transport(), comm);
         } catch (RuntimeException e) {
             if (store != null) {
                 store.close();
@@ -108,11 +112,11 @@ public final class ProcessGroup implements AutoCloseable {
         }
     }
 
-    /** The one communicator of this worker over {@code transport} (never {@code auto}). */
-    private static Communicator connect(TransportChoice transport, StoreClient store, JobToken token,
+    /** The one communicator of this worker over the agreed transport (never {@code auto}). */
+    private static Communicator connect(TransportAgreement.Agreement agreed, StoreClient store, JobToken token,
                                         WorkerEnvironment env, Backend backend, Duration timeout) {
         Communicator host;
-        switch (transport) {
+        switch (agreed.transport()) {
             case nccl:
                 return NcclCommunicator.create(store, env.rank(), env.worldSize(), (CudaBackend) backend, timeout);
             case shm:
@@ -124,8 +128,13 @@ public final class ProcessGroup implements AutoCloseable {
                 host = TcpRingCommunicator.connect(store, token, env.rank(), env.worldSize(),
                         store.localAddress().getHostAddress(), timeout);
                 break;
+            case hierarchical:
+                // Each node's leader binds the ring where it reached the store, as the flat ring's ranks do.
+                host = HierarchicalCommunicator.connect(store, token, HierarchicalCommunicator.DEFAULT_KEY_PREFIX,
+                        env.rank(), NodeLayout.of(agreed.hostIds()), store.localAddress().getHostAddress(), timeout);
+                break;
             default:
-                throw new IllegalStateException("transport not agreed: " + transport);
+                throw new IllegalStateException("transport not agreed: " + agreed.transport());
         }
         return backend == null || backend.device().isCpu() ? host : new HostStagedCommunicator(host, backend);
     }

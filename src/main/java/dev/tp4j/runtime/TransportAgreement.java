@@ -1,6 +1,7 @@
 package dev.tp4j.runtime;
 
 import dev.tp4j.BadInputException;
+import dev.tp4j.comm.hierarchical.NodeLayout;
 import dev.tp4j.rendezvous.RendezvousStore;
 import java.time.Duration;
 
@@ -16,22 +17,32 @@ final class TransportAgreement {
     }
 
     /**
-     * The transport for this job: {@code shm}, {@code tcp} or {@code nccl}, never {@code auto}.
+     * What the ranks agreed: the transport ({@code shm}, {@code tcp}, {@code hierarchical} or {@code nccl},
+     * never {@code auto}) and, where the ranks exchanged them, every rank's host id ({@code hostIds[r]} is
+     * rank r's; null when {@code tcp} was asked, which needs no facts).
+     */
+    record Agreement(TransportChoice transport, String[] hostIds) {
+    }
+
+    /**
+     * The transport for this job, and the hosts of the ranks that a hierarchical one is built from.
      *
      * @throws BadInputException {@code nccl} asked where some rank cannot use it, or {@code shm} asked
      *                           for ranks on different hosts; the message names the rank
      */
-    static TransportChoice agree(RendezvousStore store, int rank, int worldSize, TransportChoice asked,
-                                 RankFacts mine, Duration timeout) {
+    static Agreement agree(RendezvousStore store, int rank, int worldSize, TransportChoice asked,
+                           RankFacts mine, Duration timeout) {
         if (asked == TransportChoice.tcp) {
-            return TransportChoice.tcp;
+            return new Agreement(TransportChoice.tcp, null);
         }
         RankFacts[] all = new RankFacts[worldSize];
         store.set(RendezvousStore.rankKey(KEY_PREFIX, rank), mine.encode());
+        String[] hostIds = new String[worldSize];
         for (int r = 0; r < worldSize; r++) {
             all[r] = r == rank ? mine : RankFacts.decode(store.getString(RendezvousStore.rankKey(KEY_PREFIX, r), timeout));
+            hostIds[r] = all[r].hostId();
         }
-        return decide(asked, rank, all);
+        return new Agreement(decide(asked, rank, all), hostIds);
     }
 
     /** The decision itself, from every rank's facts; pure, so it is tested without a store. */
@@ -49,19 +60,34 @@ final class TransportAgreement {
                 if (otherHost >= 0) {
                     throw new BadInputException(TransportChoice.ENV + "=shm needs every rank on one host, but rank "
                             + otherHost + " runs on " + hostName(all[otherHost].hostId()) + " and rank " + rank + " on "
-                            + hostName(all[rank].hostId()) + " (use auto or tcp)");
+                            + hostName(all[rank].hostId()) + " (use auto, hierarchical or tcp)");
                 }
                 return TransportChoice.shm;
             case tcp:
                 return TransportChoice.tcp;
+            case hierarchical:
+                return TransportChoice.hierarchical;
             case auto:
             default:
                 if (noNccl < 0) {
                     return TransportChoice.nccl;
                 }
-                // One rank alone has nobody to share memory with: the ring of one is a no-op.
-                return otherHost < 0 && all.length > 1 ? TransportChoice.shm : TransportChoice.tcp;
+                if (otherHost < 0) {
+                    // One rank alone has nobody to share memory with: the ring of one is a no-op.
+                    return all.length > 1 ? TransportChoice.shm : TransportChoice.tcp;
+                }
+                // Several hosts: shared memory inside those that hold several ranks pays; with one rank per
+                // host there is nothing to share, and the flat ring is the whole of it.
+                return someHostHoldsSeveral(all) ? TransportChoice.hierarchical : TransportChoice.tcp;
         }
+    }
+
+    private static boolean someHostHoldsSeveral(RankFacts[] all) {
+        String[] hostIds = new String[all.length];
+        for (int r = 0; r < all.length; r++) {
+            hostIds[r] = all[r].hostId();
+        }
+        return NodeLayout.of(hostIds).isHierarchical();
     }
 
     private static int firstWithoutNccl(RankFacts[] all) {

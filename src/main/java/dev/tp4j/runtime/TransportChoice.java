@@ -9,15 +9,18 @@ import java.util.Map;
  * <ul>
  *   <li>{@code nccl}: NCCL between GPUs, one rank per GPU;</li>
  *   <li>{@code shm}: shared memory between the ranks of one host (refused when they are on several);</li>
- *   <li>{@code tcp}: the TCP ring, between any ranks;</li>
+ *   <li>{@code tcp}: the TCP ring, between any ranks (flat: every rank on the ring, whatever its host);</li>
+ *   <li>{@code hierarchical}: shared memory inside each host and the TCP ring between one leader per host
+ *       ({@link dev.tp4j.comm.hierarchical.HierarchicalCommunicator});</li>
  *   <li>{@code auto}: NCCL when every rank has a GPU of its own, else shared memory when every rank is on
- *       one host, else TCP. Decided by all ranks together at the rendezvous ({@link TransportAgreement}).</li>
+ *       one host, else hierarchical when some host holds more than one rank, else TCP. Decided by all
+ *       ranks together at the rendezvous ({@link TransportAgreement}).</li>
  * </ul>
  * GPU ranks over shm or TCP stage their device tensors through host memory: the only way several ranks
  * can share one GPU (NCCL refuses that).
  */
 public enum TransportChoice {
-    auto, shm, tcp, nccl;
+    auto, shm, tcp, hierarchical, nccl;
 
     /** The environment variable that carries the choice to a worker. */
     public static final String ENV = "TP4J_TRANSPORT";
@@ -62,7 +65,7 @@ public enum TransportChoice {
         }
         if (this == shm && nodes > 1) {
             throw new BadInputException("--transport shm needs every rank on one host, but the job spans " + nodes
-                    + " nodes; use --transport auto or tcp");
+                    + " nodes; use --transport auto, hierarchical or tcp");
         }
     }
 }

@@ -95,6 +95,14 @@ public abstract class CommunicatorContract {
         throw new AssertionError(getClass().getSimpleName() + " detects lost peers but does not say how it names one");
     }
 
+    /**
+     * Every cause a survivor may give for a closed peer: {@link #closedPeerCause()} alone, unless the
+     * implementation composes links that each see the close their own way (whichever saw it first is named).
+     */
+    protected List<String> closedPeerCauses() {
+        return List.of(closedPeerCause());
+    }
+
     /** When a rank never joins a collective, the others give up after the timeout naming who is not answering. */
     protected abstract Capability silentPeerDiagnosis();
 
@@ -358,7 +366,7 @@ public abstract class CommunicatorContract {
     void aRankThatClosesFailsEveryOtherRankFastNamingIt(int tp, int lost) throws Exception {
         assume(groupsOf(tp));
         assume(lostPeerDetection());
-        String expected = "rank " + lost + " lost during all_reduce: " + closedPeerCause();
+        List<String> expected = closedPeerCauses().stream().map(c -> "rank " + lost + " lost during all_reduce: " + c).toList();
         CyclicBarrier afterClose = new CyclicBarrier(tp);
         List<RankThreads.Outcome<Long>> outcomes = outcomesOnEveryRank(tp, FAILURE_TIMEOUT, m -> {
             Communicator comm = m.comm();
@@ -374,7 +382,8 @@ public abstract class CommunicatorContract {
                 long start = System.nanoTime();
                 CommunicationException e = assertThrows(CommunicationException.class, () -> comm.allReduce(buffer));
                 long elapsed = System.nanoTime() - start;
-                assertEquals(expected, e.getMessage(), "rank " + comm.rank());
+                assertTrue(expected.contains(e.getMessage()), "rank " + comm.rank() + ": " + e.getMessage()
+                        + ", expected one of " + expected);
                 assertTrue(comm.failed(), "a lost peer leaves the communicator failed");
                 assertEquals(1, comm.stats().since(before).count(), "a failed collective is not recorded");
                 CommunicationException later = assertThrows(CommunicationException.class, comm::barrier);

@@ -98,7 +98,8 @@ class VerifyEndToEndIT {
         assertTrue(r.out().contains("cores:       " + Runtime.getRuntime().availableProcessors()), r::all);
         assertTrue(r.out().contains("cuda:        "), r::all);
         assertTrue(r.out().contains("collectives: NCCL when every rank has its own GPU, else shared memory (/dev/shm)"
-                + " between ranks on one host, else tcp ring"),
+                + " between ranks on one host, else hierarchical (shared memory inside each host, tcp between hosts)"
+                + " when a host holds several ranks, else tcp ring"),
                 r::all);
         assertTrue(r.out().contains("nccl:        "), r::all);
     }

@@ -100,16 +100,37 @@ class ProcessGroupTest {
         RankThreads.Outcome<Object> first = refused.get(0);
         assertTrue(first.error() instanceof BadInputException, String.valueOf(first.error()));
         assertEquals("TP4J_TRANSPORT=shm needs every rank on one host, but rank 1 runs on host1 and rank 0 on host0"
-                + " (use auto or tcp)", first.message());
+                + " (use auto, hierarchical or tcp)", first.message());
         assertTrue(refused.get(1).error() instanceof BadInputException
                 || refused.get(1).error() instanceof CommunicationException, String.valueOf(refused.get(1).error()));
+    }
+
+    /** Two pretend hosts of two ranks each: auto composes shared memory and a ring of leaders; tcp stays flat. */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"auto, hierarchical, rank ", "hierarchical, hierarchical, rank ", "tcp, tcp ring, rank "})
+    void ranksOnSeveralHostsWithSeveralEachAreHierarchicalUnlessTcpIsAskedFor(TransportChoice asked, String described)
+            throws Exception {
+        int port = FreePort.pick();
+        List<float[]> sums = RankThreads.run(4, TIMEOUT.plusSeconds(10), rank -> {
+            try (ProcessGroup group = ProcessGroup.init(env(rank, 4, port), TIMEOUT, asked, "host" + rank / 2);
+                 Tensor t = Tensor.hostOf(Shape.of(3), new float[] {1, rank, 0.5f})) {
+                assertTrue(group.communicator().describe().startsWith(described), group.communicator().describe());
+                assertEquals(asked == TransportChoice.tcp ? TransportChoice.tcp : TransportChoice.hierarchical,
+                        group.transport());
+                group.communicator().allReduce(t);
+                return t.toFloatArray();
+            }
+        });
+        for (float[] sum : sums) {
+            assertArrayEquals(new float[] {4, 6, 2}, sum);
+        }
     }
 
     @Test
     void aTransportNotUnderstoodIsBadInputNamingTheVariable() {
         BadInputException e = assertThrows(BadInputException.class,
                 () -> TransportChoice.fromEnvironment(java.util.Map.of("TP4J_TRANSPORT", "rdma")));
-        assertEquals("TP4J_TRANSPORT='rdma' is not one of auto, shm, tcp, nccl", e.getMessage());
+        assertEquals("TP4J_TRANSPORT='rdma' is not one of auto, shm, tcp, hierarchical, nccl", e.getMessage());
         assertEquals(TransportChoice.auto, TransportChoice.fromEnvironment(java.util.Map.of()));
         assertEquals(TransportChoice.tcp, TransportChoice.fromEnvironment(java.util.Map.of("TP4J_TRANSPORT", " TCP ")));
     }

@@ -13,7 +13,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code --transport auto|shm|tcp|nccl}: what one host's ranks can use (no GPU needed: machines are
+ * {@code --transport auto|shm|tcp|hierarchical|nccl}: what one host's ranks can use (no GPU needed: machines are
  * described), and the decision all ranks reach from everyone's facts.
  */
 class TransportChoiceTest {
@@ -49,7 +49,7 @@ class TransportChoiceTest {
         assertTrue(shared.getMessage().contains("NCCL refuses two ranks on one GPU"), shared.getMessage());
         BadInputException nodes = assertThrows(BadInputException.class,
                 () -> TransportChoice.shm.checkBeforeLaunch(BackendChoice.cpu, null, 2, 2));
-        assertEquals("--transport shm needs every rank on one host, but the job spans 2 nodes; use --transport auto or tcp",
+        assertEquals("--transport shm needs every rank on one host, but the job spans 2 nodes; use --transport auto, hierarchical or tcp",
                 nodes.getMessage());
         for (TransportChoice ok : List.of(TransportChoice.auto, TransportChoice.tcp, TransportChoice.shm)) {
             ok.checkBeforeLaunch(BackendChoice.cuda, ONE_GPU_NCCL, 4, 1); // the workers decide, nothing to refuse
@@ -70,9 +70,28 @@ class TransportChoiceTest {
     }
 
     @Test
+    void autoIsHierarchicalWhenSeveralHostsAndSomeHostHoldsSeveralRanks() {
+        RankFacts[] twoByTwo = {CPU_A, CPU_A, CPU_B, CPU_B};
+        RankFacts[] interleaved = {CPU_A, CPU_B, CPU_A};
+        for (int r = 0; r < twoByTwo.length; r++) {
+            assertEquals(TransportChoice.hierarchical, TransportAgreement.decide(TransportChoice.auto, r, twoByTwo),
+                    "rank " + r + " of 2 hosts x 2 ranks");
+        }
+        assertEquals(TransportChoice.hierarchical, TransportAgreement.decide(TransportChoice.auto, 1, interleaved),
+                "a host's ranks need not be consecutive");
+        assertEquals(TransportChoice.tcp, TransportAgreement.decide(TransportChoice.auto, 0, new RankFacts[] {CPU_A, CPU_B}),
+                "one rank per host: nothing to share, the flat ring");
+        assertEquals(TransportChoice.tcp, TransportAgreement.decide(TransportChoice.tcp, 0, twoByTwo),
+                "tcp asked stays the flat ring, so the two can be compared");
+        assertEquals(TransportChoice.hierarchical, TransportAgreement.decide(TransportChoice.hierarchical, 0, twoByTwo));
+        assertEquals(TransportChoice.nccl, TransportAgreement.decide(TransportChoice.auto, 0,
+                new RankFacts[] {GPU_A, GPU_A, GPU_B, GPU_B}), "GPUs of their own on every rank still mean NCCL");
+    }
+
+    @Test
     void everyRankReachesTheSameDecision() {
         RankFacts[] mixed = {GPU_A, GPU_A, CPU_B};
-        for (TransportChoice asked : List.of(TransportChoice.auto, TransportChoice.tcp)) {
+        for (TransportChoice asked : List.of(TransportChoice.auto, TransportChoice.tcp, TransportChoice.hierarchical)) {
             TransportChoice first = TransportAgreement.decide(asked, 0, mixed);
             for (int r = 1; r < mixed.length; r++) {
                 assertEquals(first, TransportAgreement.decide(asked, r, mixed), asked + " on rank " + r);
@@ -89,7 +108,7 @@ class TransportChoiceTest {
         BadInputException shm = assertThrows(BadInputException.class,
                 () -> TransportAgreement.decide(TransportChoice.shm, 0, new RankFacts[] {CPU_A, CPU_B}));
         assertEquals("TP4J_TRANSPORT=shm needs every rank on one host, but rank 1 runs on b (boot) and rank 0 on a (boot)"
-                + " (use auto or tcp)", shm.getMessage());
+                + " (use auto, hierarchical or tcp)", shm.getMessage());
         assertEquals(TransportChoice.tcp, TransportAgreement.decide(TransportChoice.tcp, 0, new RankFacts[] {GPU_A, GPU_B}));
     }
 

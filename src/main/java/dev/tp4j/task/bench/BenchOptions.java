@@ -12,14 +12,16 @@ import dev.tp4j.backend.DTypeChoice;
  * @param minCollectiveBytes    smallest collective size in the sweep (×4 per step)
  * @param maxCollectiveBytes    largest collective size in the sweep
  * @param dtype                 the weights' dtype in the GEMM and the MLP ({@code auto}: F32, the seeded weights')
+ * @param collectivesOnly       only the collective sweep (comparing transports), no GEMM and no MLP
  */
 public record BenchOptions(int tokens, int hidden, int ffn, Activation activation, int warmup, int iterations,
-                           long minCollectiveBytes, long maxCollectiveBytes, DTypeChoice dtype) {
+                           long minCollectiveBytes, long maxCollectiveBytes, DTypeChoice dtype,
+                           boolean collectivesOnly) {
 
     public BenchOptions(int tokens, int hidden, int ffn, Activation activation, int warmup, int iterations,
                         long minCollectiveBytes, long maxCollectiveBytes) {
         this(tokens, hidden, ffn, activation, warmup, iterations, minCollectiveBytes, maxCollectiveBytes,
-                DTypeChoice.AUTO);
+                DTypeChoice.AUTO, false);
     }
 
     /** Sizes of the collective sweep: min, 4·min, … up to max. */

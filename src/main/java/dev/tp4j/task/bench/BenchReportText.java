@@ -12,18 +12,10 @@ public final class BenchReportText {
     public static void print(BenchReport report, PrintStream out) {
         out.println(report.header());
         out.println();
-        out.println("Local GEMM (this rank's up-projection shard, m x n x k)");
-        out.printf(Locale.ROOT, "  %-18s %-18s %10s %10s %10s %10s %s%n", "op", "shape", "median ms", "p10 ms", "p90 ms",
-                "GFLOP/s", "");
-        for (BenchResult r : report.results()) {
-            if (r.kind().equals("gemm")) {
-                Double fraction = r.derived().get("fraction_of_raw");
-                out.printf(Locale.ROOT, "  %-18s %-18s %10.3f %10.3f %10.3f %10.1f %s%n", r.op(), r.shape(), r.medianMs(),
-                        r.p10Ms(), r.p90Ms(), r.derived().get("gflops"),
-                        fraction == null ? "" : String.format(Locale.ROOT, "%.1f%% of raw", 100 * fraction));
-            }
+        if (has(report, "gemm")) { // --collectives-only measures neither GEMMs nor the MLP
+            printGemms(report, out);
+            out.println();
         }
-        out.println();
         out.println("Collectives (S as in nccl-tests; busbw = algbw x 2(n-1)/n for all_reduce, (n-1)/n for all_gather/reduce_scatter)");
         out.printf(Locale.ROOT, "  %-15s %10s %10s %10s %10s %12s %12s%n", "op", "size", "median ms", "p10 ms", "p90 ms",
                 "algbw GB/s", "busbw GB/s");
@@ -32,6 +24,9 @@ public final class BenchReportText {
                 out.printf(Locale.ROOT, "  %-15s %10s %10.3f %10.3f %10.3f %12.3f %12.3f%n", r.op(), size(r.bytes()),
                         r.medianMs(), r.p10Ms(), r.p90Ms(), r.derived().get("algbw_gbps"), r.derived().get("busbw_gbps"));
             }
+        }
+        if (!has(report, "mlp")) {
+            return;
         }
         out.println();
         out.println("Megatron MLP forward (column -> activation -> row, one all_reduce)");
@@ -43,6 +38,24 @@ public final class BenchReportText {
                         r.p90Ms(), d.get("gflops"), d.get("comm_ms"), 100 * d.get("comm_fraction"));
             }
         }
+    }
+
+    private static void printGemms(BenchReport report, PrintStream out) {
+        out.println("Local GEMM (this rank's up-projection shard, m x n x k)");
+        out.printf(Locale.ROOT, "  %-18s %-18s %10s %10s %10s %10s %s%n", "op", "shape", "median ms", "p10 ms", "p90 ms",
+                "GFLOP/s", "");
+        for (BenchResult r : report.results()) {
+            if (r.kind().equals("gemm")) {
+                Double fraction = r.derived().get("fraction_of_raw");
+                out.printf(Locale.ROOT, "  %-18s %-18s %10.3f %10.3f %10.3f %10.1f %s%n", r.op(), r.shape(), r.medianMs(),
+                        r.p10Ms(), r.p90Ms(), r.derived().get("gflops"),
+                        fraction == null ? "" : String.format(Locale.ROOT, "%.1f%% of raw", 100 * fraction));
+            }
+        }
+    }
+
+    private static boolean has(BenchReport report, String kind) {
+        return report.results().stream().anyMatch(r -> r.kind().equals(kind));
     }
 
     static String size(long bytes) {

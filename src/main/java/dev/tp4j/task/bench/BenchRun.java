@@ -19,9 +19,13 @@ public final class BenchRun {
 
     public List<BenchResult> run() {
         List<BenchResult> results = new ArrayList<>();
-        results.addAll(GemmBench.run(backend, comm, options));
+        if (!options.collectivesOnly()) {
+            results.addAll(GemmBench.run(backend, comm, options));
+        }
         results.addAll(CollectiveBench.run(backend, comm, options));
-        results.addAll(MlpBench.run(backend, comm, options));
+        if (!options.collectivesOnly()) {
+            results.addAll(MlpBench.run(backend, comm, options));
+        }
         return results;
     }
 }

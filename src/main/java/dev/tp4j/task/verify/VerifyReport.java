@@ -3,6 +3,7 @@ package dev.tp4j.task.verify;
 import dev.tp4j.reference.Comparison;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.tp4j.comm.CollectiveTraffic;
+import dev.tp4j.comm.LinkTraffic;
 import dev.tp4j.report.Report;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,9 +14,12 @@ import java.util.List;
  *
  * @param passed                   the verdict every rank agreed on
  * @param verificationCollectives  collectives verification itself ran (not part of any layer)
+ * @param links                    rank 0's links and what it sent on each over the whole run (shared
+ *                                 memory inside the node and TCP between nodes, for the hierarchical transport)
  */
 public record VerifyReport(boolean passed, int worldSize, Options options, String backend, String communicator,
-                           List<Shard> shards, List<Check> checks, List<CollectiveTraffic> verificationCollectives)
+                           List<Shard> shards, List<Check> checks, List<CollectiveTraffic> verificationCollectives,
+                           List<LinkTraffic> links)
         implements Report {
 
     @Override
@@ -66,6 +70,6 @@ public record VerifyReport(boolean passed, int worldSize, Options options, Strin
                     CollectiveTraffic.allOf(c.traffic()), c.traffic().isEmpty() ? c.whyNoTraffic() : null));
         }
         return new VerifyReport(r.passed(), r.worldSize(), options, r.backend(), r.communicator(), List.copyOf(shards),
-                List.copyOf(checks), CollectiveTraffic.allOf(r.verificationTraffic()));
+                List.copyOf(checks), CollectiveTraffic.allOf(r.verificationTraffic()), r.links());
     }
 }

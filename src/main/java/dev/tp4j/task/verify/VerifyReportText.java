@@ -1,5 +1,6 @@
 package dev.tp4j.task.verify;
 
+import dev.tp4j.comm.LinkTraffic;
 import dev.tp4j.comm.TrafficReport;
 import dev.tp4j.tensor.Shape;
 import java.io.PrintStream;
@@ -54,6 +55,15 @@ public final class VerifyReportText {
         out.printf(Locale.ROOT, "  %-38s %s%n", "(verification, not part of the model)",
                 r.verificationCollectives().isEmpty() ? "none" : TrafficReport.text(r.verificationCollectives()));
         out.println();
+        if (r.links().size() > 1) {
+            // A transport of several links (shared memory inside a node, TCP between nodes): what crossed each.
+            out.println("Bytes rank 0 sent per link (whole run)");
+            for (LinkTraffic l : r.links()) {
+                out.printf(Locale.ROOT, "  %-38s %s in %d collectives%n", l.link(), TrafficReport.bytes(l.sentBytes()),
+                        l.collectives());
+            }
+            out.println();
+        }
         long failed = r.checks().stream().filter(c -> !c.passed()).count();
         if (r.passed()) {
             out.printf(Locale.ROOT, "verify: all %d checks passed on %d %s%s%n", r.checks().size(), r.worldSize(),

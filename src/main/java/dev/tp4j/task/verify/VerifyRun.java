@@ -5,6 +5,7 @@ import dev.tp4j.reference.Comparison;
 import dev.tp4j.reference.Float64Reference;
 import dev.tp4j.backend.Backend;
 import dev.tp4j.comm.CommStats;
+import dev.tp4j.comm.LinkTraffic;
 import dev.tp4j.comm.Exchange;
 import dev.tp4j.comm.Communicator;
 import dev.tp4j.nn.ColumnParallelLinear;
@@ -49,6 +50,7 @@ public final class VerifyRun {
         int hidden = options.hidden();
         int ffn = options.ffn();
         boolean bias = options.bias();
+        List<CommStats.Snapshot> linksBefore = LinkTraffic.snapshot(comm.links());
         SeededLayers layers = new SeededLayers(backend, comm, weights, weightDType);
         ColumnParallelLinear column = layers.column("column", hidden, ffn, bias, false);
         ColumnParallelLinear gathered = column.withGatherOutput(true);
@@ -100,7 +102,7 @@ public final class VerifyRun {
         String compute = backend.describe() + (weightDType == DType.F32 ? ""
                 : "; weights in " + weightDType + ", GEMM inputs rounded to it, F32 accumulation");
         return new VerifyResult(options, comm.worldSize(), compute, comm.describe(), shapes, checks,
-                verificationTraffic.summaries(), agreed);
+                verificationTraffic.summaries(), LinkTraffic.since(comm.links(), linksBefore), agreed);
     }
 
     /** What one layer produced: its forward's traffic, and the outputs gathered to rank 0 for checking. */

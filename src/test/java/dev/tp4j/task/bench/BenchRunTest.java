@@ -56,6 +56,18 @@ class BenchRunTest {
         assertTrue(head.length > 1000 && head[1] == 'P' && head[2] == 'N' && head[3] == 'G', "a PNG file");
     }
 
+    /** --collectives-only: the sweep alone, and the text leaves out the sections it did not measure. */
+    @Test
+    void collectivesOnlyMeasuresTheSweepAlone() throws Exception {
+        BenchOptions o = new BenchOptions(4, 16, 24, Activation.GELU, 1, 3, 1024, 4096,
+                dev.tp4j.backend.DTypeChoice.AUTO, true);
+        List<BenchResult> results = InMemoryGroup.run(2, comm -> new BenchRun(new CpuBackend(1), comm, o).run()).get(0);
+        assertEquals(4 * 2, results.size(), "four ops at 1 and 4 KiB");
+        assertTrue(results.stream().allMatch(r -> r.kind().equals("collective")), results::toString);
+        String text = dev.tp4j.testutil.ReportText.printed(out -> BenchReportText.print(new BenchReport("h", results), out));
+        assertTrue(text.contains("Collectives (") && !text.contains("Local GEMM") && !text.contains("Megatron MLP"), text);
+    }
+
     @Test
     void resultsReadBackFromJsonAndRunsAtSeveralTpDrawOneBarEach(@TempDir Path dir) throws Exception {
         BenchOptions o = new BenchOptions(4, 16, 24, Activation.RELU, 1, 3, 1024, 1024);

@@ -12,6 +12,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tp4j.backend.Activation;
 import dev.tp4j.comm.CollectiveOp;
+import dev.tp4j.comm.LinkTraffic;
+import dev.tp4j.comm.TrafficReport;
 import dev.tp4j.comm.CommStats;
 import dev.tp4j.report.ReportJson;
 import java.util.List;
@@ -34,7 +36,9 @@ class VerifyReportTest {
                 new CheckResult("mlp", "the reduced output", new Comparison("mlp", 93, 6.75e-6, 2e-6, 3.4, 2),
                         true, true, List.of(summary(CollectiveOp.ALL_REDUCE, 1, 372, 654_321)), null, 2));
         return new VerifyResult(options, 2, "cpu (OpenBLAS, 1 thread)", "tcp ring", shards, checks,
-                List.of(summary(CollectiveOp.ALL_GATHER, 4, 4096, 7_777_777)), false);
+                List.of(summary(CollectiveOp.ALL_GATHER, 4, 4096, 7_777_777)),
+                List.of(new LinkTraffic("shm inside node 0", 12, 3 << 20), new LinkTraffic("tcp between nodes", 6, 1536)),
+                false);
     }
 
     static CommStats.Summary summary(CollectiveOp op, long count, long bytes, long nanos) {
@@ -50,7 +54,8 @@ class VerifyReportTest {
 
         JsonNode root = parse(json);
         assertEquals(List.of("task", "passed", "world_size", "options", "backend", "communicator", "shards", "checks",
-                "verification_collectives"), keys(root));
+                "verification_collectives", "links"), keys(root));
+        assertEquals(List.of("link", "collectives", "sent_bytes"), keys(root.get("links").get(0)));
         assertEquals("verify", root.get("task").asText());
         assertEquals(List.of("batch", "hidden", "ffn", "seed", "activation", "gated", "bias", "repeat"),
                 keys(root.get("options")));
@@ -88,6 +93,11 @@ class VerifyReportTest {
         }
         assertEquals(2, failed, "the fixture fails two checks");
         assertFalse(root.get("passed").asBoolean());
+        for (JsonNode link : root.get("links")) {
+            assertTrue(lineWith(text, link.get("link").asText()).contains(
+                    TrafficReport.bytes(link.get("sent_bytes").asLong()) + " in " + link.get("collectives").asInt()
+                            + " collectives"), text);
+        }
         assertTrue(text.contains("verify: " + failed + " of " + root.get("checks").size() + " checks FAILED"), text);
         assertTrue(lineWith(text, "none — ").endsWith(root.get("checks").get(0).get("no_collectives_because").asText()));
         JsonNode options = root.get("options");
