@@ -171,6 +171,11 @@ final class RingConnector {
                 return channel;
             } catch (dev.tp4j.rendezvous.auth.HandshakeException e) {
                 RingLinks.closeQuietly(channel);
+                if (e.timedOut()) { // late, not refused (a busy host): try again within the timeout
+                    last = e;
+                    sleepBriefly();
+                    continue;
+                }
                 throw new CommunicationException("rank " + rank + " could not join rank " + next + " at " + endpoint
                         + ": " + e.getMessage());
             } catch (IOException e) {
