@@ -5,12 +5,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tp4j.BadInputException;
+import dev.tp4j.files.OutputWriteException;
 import dev.tp4j.files.TemporaryOutput;
 import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -107,7 +107,7 @@ public final class SafetensorsWriter {
         } catch (AccessDeniedException e) {
             throw new BadInputException(path + ": cannot write (permission denied on " + e.getFile() + ")", e);
         } catch (IOException e) {
-            throw new UncheckedIOException(path + ": write failed: " + e.getMessage(), e);
+            throw new OutputWriteException(path, e);
         }
     }
 

@@ -1,9 +1,9 @@
 package dev.tp4j.task.bench;
 
+import dev.tp4j.files.OutputWriteException;
 import dev.tp4j.files.TemporaryOutput;
 import java.awt.Color;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -92,7 +92,7 @@ public final class BenchPlotter {
                 tmp.commit();
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+            throw new OutputWriteException(file, e);
         }
     }
 }
