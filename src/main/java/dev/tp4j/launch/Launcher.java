@@ -36,11 +36,13 @@ import java.util.concurrent.TimeUnit;
  * {@code MASTER_ADDR}, {@code MASTER_PORT}, {@code TP4J_JOB_TOKEN}) plus {@code TP4J_LAUNCHER_PID} (watched
  * by {@link LauncherWatchdog}) and {@code OPENBLAS_NUM_THREADS}.
  *
- * <p>Every worker line is copied to this process's stdout/stderr prefixed with {@code "[rank] "}. When a
- * worker exits non-zero the launcher names it in one line, stops the others (SIGTERM, then SIGKILL after
- * the grace period) and {@link #run()} returns that worker's status; when all exit 0 it returns 0. A
- * shutdown hook stops the workers when the launcher itself is interrupted (Ctrl-C, SIGTERM). No worker is
- * left running on any path.
+ * <p>Every worker line is copied to this process's stdout/stderr prefixed with {@code "[rank] "}. Workers
+ * are supervised from the first one started: when a worker exits non-zero, even while others are still
+ * being started, the launcher names it in one line, starts no more, stops the others (SIGTERM, then
+ * SIGKILL after the grace period) and {@link #run()} returns that worker's status; when all exit 0 it
+ * returns 0. A shutdown hook stops the starting and the workers when the launcher itself is interrupted
+ * (Ctrl-C, SIGTERM). No worker is left running on any path. Whether the host can hold the workers is
+ * {@link HostCapacity}'s question, asked before the launcher is built.
  */
 public final class Launcher {
 
