@@ -104,6 +104,12 @@ class ArchitectureTest {
             .should().dependOnClassesThat().resideInAnyPackage("dev.tp4j.backend..", "dev.tp4j.comm..",
                     "dev.tp4j.nn..", "dev.tp4j.io..", "dev.tp4j.runtime..", "dev.tp4j.cli..", "dev.tp4j.task..");
 
+    /** Every layer that writes an output may use it, so it uses nothing of tp4j. */
+    @ArchTest
+    static final ArchRule outputFilesStandOnTheJdkAlone = classes()
+            .that().resideInAPackage("dev.tp4j.files..")
+            .should().onlyDependOnClassesThat(resideInAnyPackage("dev.tp4j.files..", "java.."));
+
     @ArchTest
     static final ArchRule commandLineCodeIsNotUsedByTheLayersBelow = noClasses()
             .that().resideOutsideOfPackage("dev.tp4j.cli..")

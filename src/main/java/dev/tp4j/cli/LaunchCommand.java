@@ -4,6 +4,7 @@ import dev.tp4j.BadInputException;
 import dev.tp4j.runtime.Backends;
 import dev.tp4j.backend.cuda.CudaAvailability;
 import dev.tp4j.runtime.BackendChoice;
+import dev.tp4j.launch.HostCapacity;
 import dev.tp4j.launch.Launcher;
 import dev.tp4j.launch.LocalDevices;
 import dev.tp4j.runtime.TransportChoice;
@@ -91,6 +92,11 @@ public final class LaunchCommand implements Callable<Integer> {
                 + "(--comm " + value + " is --transport " + value + ")");
     }
 
+    @Option(names = "--oversubscribe", description = "Start --nproc-per-node workers even when this host cannot "
+            + "hold them: more than 4 CPU ranks per core, or more worker JVMs (200 MiB each) than the available "
+            + "memory (the container's cgroup limit included). Without it such a count exits 2 naming the limit.")
+    boolean oversubscribe;
+
     @Option(names = "--tf32", description = "Let cuBLAS use TF32 tensor cores for fp32 GEMMs (CUDA ranks; "
             + "passed as TP4J_TF32=1). Faster, with a 10-bit mantissa in the products.")
     boolean tf32;
@@ -128,6 +134,9 @@ public final class LaunchCommand implements Callable<Integer> {
                 ? Backends.select(asked, null) : Backends.select(asked, CudaAvailability.get());
         BackendChoice chosen = selection.resolved();
         int nproc = procsPerNode(chosen);
+        if (!oversubscribe) {
+            HostCapacity.ofThisHost().check(nproc, chosen == BackendChoice.cpu);
+        }
         if (taskParse.commandSpec().userObject() instanceof Preflight files) {
             files.preflight(nproc * nnodes, chosen == BackendChoice.cuda); // bad input: one line from here, not one per worker
         }

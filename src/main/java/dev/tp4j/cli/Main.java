@@ -2,6 +2,7 @@ package dev.tp4j.cli;
 
 import dev.tp4j.BadInputException;
 import dev.tp4j.CommunicationException;
+import dev.tp4j.files.OutputWriteException;
 import dev.tp4j.launch.LauncherWatchdog;
 import dev.tp4j.tensor.NativeMemoryLimits;
 import java.io.InputStream;
@@ -184,8 +185,8 @@ public final class Main implements Callable<Integer> {
     public static String messageOf(Throwable t) {
         for (Throwable c = t; c != null; c = c.getCause()) {
             if (c instanceof ParameterException || c instanceof BadInputException
-                    || c instanceof CommunicationException) {
-                return oneLine(c.getMessage());
+                    || c instanceof CommunicationException || c instanceof OutputWriteException) {
+                return oneLine(c.getMessage()); // each names its culprit; the class name would add nothing
             }
         }
         Throwable root = t;

@@ -73,11 +73,19 @@ final class SafetensorsHeader {
     }
 
     private static JsonNode parseJson(String file, byte[] json) {
+        int malformed = firstMalformedUtf8(json);
+        if (malformed >= 0) {
+            // Jackson reports a bad UTF-8 byte "at byte -1"; the offset is what finds it in a hex dump.
+            throw new BadInputException(String.format(java.util.Locale.ROOT,
+                    "%s: header is not valid UTF-8: byte 0x%02X at byte %d of the header (byte %d of the file)",
+                    file, json[malformed] & 0xFF, malformed, 8L + malformed));
+        }
         JsonNode root;
         try {
             root = JSON.readTree(json);
         } catch (JsonProcessingException e) {
-            String where = e.getLocation() == null ? "" : " (at byte " + e.getLocation().getByteOffset() + " of the header)";
+            long at = e.getLocation() == null ? -1 : e.getLocation().getByteOffset();
+            String where = at < 0 ? "" : " (at byte " + at + " of the header)";
             throw new BadInputException(file + ": header is not valid JSON: "
                     + abbreviated(withoutParserInternals(String.valueOf(e.getOriginalMessage()))) + where, e);
         } catch (java.io.IOException e) {
@@ -91,6 +99,31 @@ final class SafetensorsHeader {
                     + ", not a JSON object");
         }
         return root;
+    }
+
+    /** The offset of the first byte that does not belong to well-formed UTF-8, or -1 when all do. */
+    static int firstMalformedUtf8(byte[] bytes) {
+        java.nio.charset.CharsetDecoder decoder = java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT);
+        java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(bytes);
+        java.nio.CharBuffer out = java.nio.CharBuffer.allocate(Math.min(bytes.length, 8192) + 1);
+        while (true) {
+            java.nio.charset.CoderResult r = decoder.decode(in, out, true);
+            if (r.isError()) {
+                return in.position();
+            }
+            if (r.isOverflow()) {
+                out.clear(); // only the bytes are checked; the text is Jackson's to read
+                continue;
+            }
+            r = decoder.flush(out);
+            if (r.isOverflow()) {
+                out.clear();
+                decoder.flush(out);
+            }
+            return -1;
+        }
     }
 
     /** Jackson's messages end with details about its own input source and binding; users need the first part. */

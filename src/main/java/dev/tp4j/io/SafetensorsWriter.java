@@ -5,25 +5,23 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tp4j.BadInputException;
+import dev.tp4j.files.OutputWriteException;
+import dev.tp4j.files.TemporaryOutput;
 import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Writes named tensors to a safetensors file: an 8-byte little-endian header length, a JSON header
@@ -33,7 +31,8 @@ import java.util.concurrent.ThreadLocalRandom;
  *
  * <p>The file is written under a temporary name in the target directory and renamed over the target
  * atomically once complete and flushed, so a failed write never leaves half a file: the target is
- * either untouched or whole.
+ * either untouched or whole, and the temporary is removed on any exit the JVM can catch
+ * ({@link TemporaryOutput}).
  *
  * <p>Tensors are read when {@link #write} runs, not when they are added; they must still be open then.
  */
@@ -99,46 +98,16 @@ public final class SafetensorsWriter {
             throw new BadInputException(path + ": is a directory; expected a file name for the output");
         }
         byte[] header = headerBytes();
-        Path temporary = null;
-        boolean renamed = false;
-        try {
-            temporary = createTemporaryFile(directory, target);
-            try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.WRITE)) {
+        try (TemporaryOutput temporary = TemporaryOutput.beside(target)) {
+            try (FileChannel channel = FileChannel.open(temporary.path(), StandardOpenOption.WRITE)) {
                 writeContents(channel, header);
                 channel.force(true);
             }
-            Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
-            renamed = true;
+            temporary.commit();
         } catch (AccessDeniedException e) {
             throw new BadInputException(path + ": cannot write (permission denied on " + e.getFile() + ")", e);
         } catch (IOException e) {
-            throw new UncheckedIOException(path + ": write failed: " + e.getMessage(), e);
-        } finally {
-            if (!renamed && temporary != null) {
-                try {
-                    Files.deleteIfExists(temporary);
-                } catch (IOException ignored) {
-                    // The write already failed; that failure is the one to report.
-                }
-            }
-        }
-    }
-
-    /**
-     * A new empty file next to the target (same directory, so the final rename is atomic), hidden and
-     * with a random part so that concurrent writers never share one. Created with the default
-     * permissions, unlike {@link Files#createTempFile}, whose owner-only mode the output would inherit.
-     */
-    private static Path createTemporaryFile(Path directory, Path target) throws IOException {
-        while (true) {
-            Path candidate = directory.resolve("." + target.getFileName() + "."
-                    + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
-            try {
-                Files.newByteChannel(candidate, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE).close();
-                return candidate;
-            } catch (FileAlreadyExistsException e) {
-                // Another writer drew the same name; draw again.
-            }
+            throw new OutputWriteException(path, e);
         }
     }
 

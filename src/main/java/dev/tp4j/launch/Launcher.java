@@ -15,7 +15,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -33,11 +36,13 @@ import java.util.concurrent.TimeUnit;
  * {@code MASTER_ADDR}, {@code MASTER_PORT}, {@code TP4J_JOB_TOKEN}) plus {@code TP4J_LAUNCHER_PID} (watched
  * by {@link LauncherWatchdog}) and {@code OPENBLAS_NUM_THREADS}.
  *
- * <p>Every worker line is copied to this process's stdout/stderr prefixed with {@code "[rank] "}. When a
- * worker exits non-zero the launcher names it in one line, stops the others (SIGTERM, then SIGKILL after
- * the grace period) and {@link #run()} returns that worker's status; when all exit 0 it returns 0. A
- * shutdown hook stops the workers when the launcher itself is interrupted (Ctrl-C, SIGTERM). No worker is
- * left running on any path.
+ * <p>Every worker line is copied to this process's stdout/stderr prefixed with {@code "[rank] "}. Workers
+ * are supervised from the first one started: when a worker exits non-zero, even while others are still
+ * being started, the launcher names it in one line, starts no more, stops the others (SIGTERM, then
+ * SIGKILL after the grace period) and {@link #run()} returns that worker's status; when all exit 0 it
+ * returns 0. A shutdown hook stops the starting and the workers when the launcher itself is interrupted
+ * (Ctrl-C, SIGTERM). No worker is left running on any path. Whether the host can hold the workers is
+ * {@link HostCapacity}'s question, asked before the launcher is built.
  */
 public final class Launcher {
 
@@ -74,8 +79,7 @@ public final class Launcher {
         Thread hook = new Thread(this::onShutdown, "tp4j-launcher-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         try {
-            spawnAll(job);
-            return supervise();
+            return spawnAndSupervise(job);
         } finally {
             stopAll(); // nothing left behind: also when interrupted or when spawning failed
             for (Worker w : snapshot()) {
@@ -202,51 +206,35 @@ public final class Launcher {
         return cmd;
     }
 
-    private void spawnAll(Job job) {
+    /**
+     * Starts the workers one by one and supervises them from the first: a worker that fails while others
+     * are still being started ends the job at once, and no further worker is started (with hundreds of
+     * workers, starting them all before looking took minutes). A signal stops the starting too
+     * ({@link #onShutdown} sets {@code stopping}). Returns the status of the first worker that failed, else 0.
+     */
+    private int spawnAndSupervise(Job job) throws InterruptedException {
         List<String> cmd = workerCommand();
-        for (int local = 0; local < cfg.nprocPerNode; local++) {
-            int rank = cfg.nodeRank * cfg.nprocPerNode + local;
-            ProcessBuilder pb = new ProcessBuilder(cmd);
-            pb.environment().clear();
-            pb.environment().putAll(workerEnvironment(job, local));
-            synchronized (lock) {
-                if (stopping) {
-                    return;
-                }
-                Process p;
-                try {
-                    p = pb.start();
-                } catch (IOException e) {
-                    throw new LaunchException("cannot start the worker of rank " + rank + " (" + cmd.get(0)
-                            + "): " + e.getMessage(), e);
-                }
-                try {
-                    p.getOutputStream().close(); // workers read no input
-                } catch (IOException ignored) {
-                    // nothing to do
-                }
-                Worker w = new Worker(rank, p);
-                w.pumps.add(output.pump(p.getInputStream(), false, "[" + rank + "] ", "tp4j-out-" + rank));
-                w.pumps.add(output.pump(p.getErrorStream(), true, "[" + rank + "] ", "tp4j-err-" + rank));
-                workers.add(w);
-            }
-        }
-    }
-
-    // ------------------------------------------------------------------------------------- supervision
-
-    private int supervise() throws InterruptedException {
-        List<Worker> ws = snapshot();
         BlockingQueue<Worker> exits = new LinkedBlockingQueue<>();
-        for (Worker w : ws) {
-            w.process.onExit().thenRun(() -> exits.add(w));
-        }
-        int alive = ws.size();
+        int started = 0;
+        int alive = 0;
         int status = 0;
         long forceAt = Long.MAX_VALUE;
-        while (alive > 0) {
+        while (true) {
+            boolean spawning = started < cfg.nprocPerNode && !stopping;
+            if (!spawning && alive == 0) {
+                return status;
+            }
             Worker w;
-            if (forceAt == Long.MAX_VALUE) {
+            if (spawning) {
+                w = exits.poll(); // between two starts: has one of the started ones exited?
+                if (w == null) {
+                    if (spawn(job, cmd, started, exits)) {
+                        alive++;
+                    }
+                    started++;
+                    continue;
+                }
+            } else if (forceAt == Long.MAX_VALUE) {
                 w = exits.take();
             } else {
                 w = exits.poll(Math.max(1, forceAt - System.nanoTime()), TimeUnit.NANOSECONDS);
@@ -260,16 +248,58 @@ public final class Launcher {
             int code = w.process.exitValue();
             if (code != 0 && status == 0 && !stopping) {
                 status = code;
-                stopping = true;
+                synchronized (lock) {
+                    stopping = true; // no worker is started after this
+                }
                 w.joinPumps(500); // its last words first
-                output.message("rank " + w.rank + " exited with " + describeStatus(code)
-                        + (alive > 0 ? "; stopping the other " + (alive == 1 ? "rank" : alive + " ranks") : ""));
+                String others = alive > 0 ? "; stopping the other " + (alive == 1 ? "rank" : alive + " ranks") : "";
+                String unstarted = started < cfg.nprocPerNode
+                        ? (alive > 0 ? " and" : ";") + " starting no more (" + started + " of " + cfg.nprocPerNode
+                        + " were started)" : "";
+                output.message("rank " + w.rank + " exited with " + describeStatus(code) + others + unstarted);
                 terminateAll();
                 forceAt = System.nanoTime() + cfg.grace.toNanos();
             }
         }
-        return status;
     }
+
+    /**
+     * Starts local rank {@code local} and has its exit reported to {@code exits}; false when the launcher
+     * is already stopping. {@link LaunchException} when the JVM cannot be started (the others are then
+     * stopped by {@link #run()}).
+     */
+    private boolean spawn(Job job, List<String> cmd, int local, BlockingQueue<Worker> exits) {
+        int rank = cfg.nodeRank * cfg.nprocPerNode + local;
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().clear();
+        pb.environment().putAll(workerEnvironment(job, local));
+        synchronized (lock) { // the shutdown hook sees every worker started before it set stopping
+            if (stopping) {
+                return false;
+            }
+            Process p;
+            try {
+                p = pb.start();
+            } catch (IOException e) {
+                stopping = true;
+                throw new LaunchException("cannot start the worker of rank " + rank + " (" + cmd.get(0)
+                        + "): " + e.getMessage(), e);
+            }
+            try {
+                p.getOutputStream().close(); // workers read no input
+            } catch (IOException ignored) {
+                // nothing to do
+            }
+            Worker w = new Worker(rank, p);
+            w.pumps.add(output.pump(p.getInputStream(), false, "[" + rank + "] ", "tp4j-out-" + rank));
+            w.pumps.add(output.pump(p.getErrorStream(), true, "[" + rank + "] ", "tp4j-err-" + rank));
+            workers.add(w);
+            p.onExit().thenRun(() -> exits.add(w));
+            return true;
+        }
+    }
+
+    // ------------------------------------------------------------------------------------- supervision
 
     /** "status 3", or "status 137 (killed by signal 9)" for a status above 128. */
     public static String describeStatus(int status) {
@@ -324,14 +354,36 @@ public final class Launcher {
     }
 
     private void terminateAll() {
-        for (Worker w : snapshot()) {
-            w.terminate(false);
-        }
+        signalAll(false);
     }
 
     private void forceAll() {
-        for (Worker w : snapshot()) {
-            w.terminate(true);
+        signalAll(true);
+    }
+
+    /**
+     * SIGTERM (or SIGKILL) to every worker and its own children. The process table is read once for all
+     * workers: asking each worker for its descendants reads every process of the host, and a thousand
+     * workers made that a million reads of /proc, minutes of a stop.
+     */
+    private void signalAll(boolean force) {
+        List<Worker> ws = snapshot();
+        if (ws.stream().noneMatch(w -> w.process.isAlive())) {
+            return;
+        }
+        Map<Long, List<ProcessHandle>> children = new HashMap<>();
+        ProcessHandle.allProcesses().forEach(h -> h.parent().ifPresent(
+                parent -> children.computeIfAbsent(parent.pid(), k -> new ArrayList<>()).add(h)));
+        for (Worker w : ws) {
+            List<ProcessHandle> descendants = new ArrayList<>();
+            Deque<Long> todo = new ArrayDeque<>(List.of(w.process.pid()));
+            while (!todo.isEmpty()) {
+                for (ProcessHandle c : children.getOrDefault(todo.pop(), List.of())) {
+                    descendants.add(c);
+                    todo.push(c.pid());
+                }
+            }
+            w.terminate(force, descendants);
         }
     }
 
@@ -352,8 +404,8 @@ public final class Launcher {
             this.process = process;
         }
 
-        synchronized void terminate(boolean force) {
-            process.descendants().forEach(children::add); // a worker's own children go too
+        synchronized void terminate(boolean force, List<ProcessHandle> descendants) {
+            children.addAll(descendants); // a worker's own children go too, also once they are orphaned
             for (ProcessHandle h : children) {
                 if (force) {
                     h.destroyForcibly();

@@ -8,12 +8,12 @@ import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.tp4j.files.OutputWriteException;
+import dev.tp4j.files.TemporaryOutput;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 
 /**
  * The one JSON mapping of reports ({@code --json FILE}): record components become snake_case keys
@@ -46,22 +46,11 @@ public final class ReportJson {
     /** Writes {@code report} to a temporary file beside {@code file}, then renames it over {@code file}. */
     public static void write(Path file, Report report) {
         byte[] json = text(report).getBytes(StandardCharsets.UTF_8);
-        Path target = file.toAbsolutePath();
-        Path tmp = null;
-        try {
-            tmp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".tmp");
-            Files.write(tmp, json);
-            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        try (TemporaryOutput tmp = TemporaryOutput.beside(file)) {
+            Files.write(tmp.path(), json);
+            tmp.commit();
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // the rename already moved it, or there is nothing more to do about it
-                }
-            }
+            throw new OutputWriteException(file, e);
         }
     }
 

@@ -94,6 +94,15 @@ class LaunchCommandTest {
         assertUsageError(a("launch", "--nproc-per-node", "2"), "TASK");
     }
 
+    /** Issue 14, fault 2: 1000 CPU ranks ran for minutes on a 2-core host; now exit 2 before any starts. */
+    @Test
+    void moreRanksThanTheHostCanHoldAreRefusedUnlessOversubscribed() {
+        int cores = Runtime.getRuntime().availableProcessors();
+        Assumptions.assumeTrue(cores < 250, "a host with 250 cores holds 1000 CPU ranks");
+        assertUsageError(a("launch", "--nproc-per-node", "1000", "--backend", "cpu", "verify"),
+                "--nproc-per-node 1000: 1000 CPU ranks on " + cores, "per core", "--oversubscribe");
+    }
+
     @Test
     void badTaskOptionsFailOnceInTheLauncher() {
         assertUsageError(a("launch", "--nproc-per-node", "2", "verify", "--bogus"), "verify", "--bogus");

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tp4j.BadInputException;
 import dev.tp4j.CommunicationException;
+import dev.tp4j.files.OutputWriteException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.concurrent.Callable;
@@ -89,6 +90,16 @@ class MainTest {
         err.getBuffer().setLength(0);
         assertEquals(1, run("boom", "--kind", "npe"));
         assertOneLine("tp4j: internal error: NullPointerException");
+    }
+
+    /** Issue 14, fault 5: a full disk began "UncheckedIOException:"; now one line naming the file and why. */
+    @Test
+    void anOutputThatCannotBeWrittenIsOneLineNamingTheFile() {
+        OutputWriteException full = new OutputWriteException(java.nio.file.Path.of("/data/out.safetensors"),
+                new java.io.IOException("No space left on device"));
+        assertEquals("/data/out.safetensors: cannot write: no space left on device",
+                Main.messageOf(new java.util.concurrent.ExecutionException(full)));
+        assertEquals(1, Main.exitCodeOf(full));
     }
 
     @Test

@@ -117,6 +117,27 @@ class SafetensorsBadInputTest {
         assertRejected(file("zero.safetensors", "", zeros(0)), "header is empty");
     }
 
+    /** Issue 14, fault 5: a header that is not UTF-8 was reported "at byte -1"; the real offset is named. */
+    @Test
+    void headerNotUtf8NamesTheOffsetOfTheBadByte() {
+        byte[] ok = ("{" + GOOD_ENTRY + "}").getBytes(StandardCharsets.UTF_8);
+        byte[] latin1 = ("{\"caf\u00e9\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}")
+                .getBytes(StandardCharsets.ISO_8859_1); // é as the one byte 0xE9, not UTF-8's two
+        String m = assertRejected(CraftedFiles.writeWithDeclaredLength(dir, "latin1.safetensors", latin1.length,
+                latin1, f32(1, 2)), "header is not valid UTF-8: byte 0xE9 at byte 5 of the header (byte 13 of the file)");
+        assertFalse(m.contains("byte -1"), m);
+        byte[] stray = ok.clone();
+        stray[ok.length - 2] = (byte) 0xFF; // a byte UTF-8 never uses, near the end
+        assertRejected(CraftedFiles.writeWithDeclaredLength(dir, "ff.safetensors", stray.length, stray, f32(1, 2)),
+                "header is not valid UTF-8: byte 0xFF at byte " + (ok.length - 2) + " of the header");
+        // a tensor name in UTF-8 proper is fine
+        byte[] utf8 = new String(latin1, StandardCharsets.ISO_8859_1).getBytes(StandardCharsets.UTF_8);
+        Path good = CraftedFiles.writeWithDeclaredLength(dir, "utf8.safetensors", utf8.length, utf8, f32(1, 2));
+        try (SafetensorsFile in = SafetensorsFile.open(good); Tensor a = in.read("caf\u00e9")) {
+            assertEquals(2, a.numel());
+        }
+    }
+
     @Test
     void headerNotAnObject() {
         assertRejected(file("array.safetensors", "[1, 2, 3]", zeros(0)), "header is a JSON array, not a JSON object");

@@ -11,9 +11,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tp4j.BadInputException;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -29,6 +32,7 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The launcher in this JVM, its workers ({@link TestWorker}) as real processes. */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -205,6 +209,35 @@ class LauncherTest {
         } finally {
             ex.shutdownNow();
         }
+    }
+
+    /**
+     * Issue 14, fault 2: the launcher used to start every worker before it looked at any, so a failure
+     * while hundreds were starting went unseen for minutes. Workers here are a shell script standing in
+     * for java (rank 0 fails at once, the others sleep), so starting 300 is cheap and quick.
+     */
+    @Test
+    void aWorkerThatFailsWhileOthersAreStartingStopsTheStarting(@TempDir Path tmp) throws Exception {
+        Path started = tmp.resolve("started");
+        Path java = fakeJava(tmp, started, "if [ \"$RANK\" = 0 ]; then echo 'rank 0 fails on purpose' >&2; exit 3; fi\n"
+                + "exec sleep 60\n");
+        int n = 300;
+        int status = launcher(n).java(java).build().run();
+        assertEquals(3, status, stderr());
+        Matcher m = Pattern.compile("(?m)^tp4j: rank 0 exited with status 3(; stopping the other (?:rank|\\d+ ranks) and|;) "
+                + "starting no more \\((\\d+) of 300 were started\\)$").matcher(stderr());
+        assertTrue(m.find(), stderr());
+        assertTrue(Integer.parseInt(m.group(2)) < n, m.group());
+        assertTrue(Files.readAllLines(started).size() <= Integer.parseInt(m.group(2)));
+        assertEquals(List.of(), liveDescendants());
+    }
+
+    /** A stand-in for java: logs "RANK PID" to {@code log}, then runs {@code body} (sh). */
+    static Path fakeJava(Path dir, Path log, String body) throws IOException {
+        Path java = dir.resolve("fake-java");
+        Files.writeString(java, "#!/bin/sh\necho \"$RANK $$\" >> '" + log + "'\n" + body);
+        assertTrue(java.toFile().setExecutable(true));
+        return java;
     }
 
     @Test

@@ -15,7 +15,9 @@ import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -31,8 +33,12 @@ import java.util.concurrent.TimeoutException;
 final class RingConnector {
     /** Large buffers let a ring step stream without waiting for the peer's reads (kernel caps apply). */
     static final int SOCKET_BUFFER_BYTES = 4 << 20;
-    /** A stranger on our port may hold up the accept loop for at most this long. */
+    /** How long an accepted connection has to prove itself; it holds up nobody else meanwhile. */
     private static final long HANDSHAKE_MILLIS = 5_000;
+    /** Handshakes under way at once; beyond that a connection is closed at once (and a real peer retries). */
+    private static final int MAX_HANDSHAKES = 128;
+    /** Connections the kernel queues before they are accepted; strangers are accepted at once anyway. */
+    private static final int BACKLOG = 128;
 
     private final RendezvousStore store;
     private final JobToken token;
@@ -106,15 +112,28 @@ final class RingConnector {
         try {
             ServerSocketChannel listener = ServerSocketChannel.open();
             listener.setOption(StandardSocketOptions.SO_RCVBUF, SOCKET_BUFFER_BYTES); // accepted sockets inherit it
-            listener.bind(new InetSocketAddress(host, 0), 8);
+            listener.bind(new InetSocketAddress(host, 0), BACKLOG);
             return listener;
         } catch (IOException e) {
             throw new CommunicationException("rank " + rank + " cannot listen for ring peers on " + host + ": " + e.getMessage());
         }
     }
 
+    /**
+     * Accepts until rank {@code prev} has proved itself, handing each connection to a handshake thread of
+     * its own at once: a connection that says nothing or garbage holds up only itself, for at most
+     * {@link #HANDSHAKE_MILLIS}, never the real peer (accepting one at a time, 30 silent connections
+     * stretched a 15 s job to 65 s, and reconnecting ones failed it). The first to pass wins; the others
+     * are closed. The store's port works the same way ({@code StoreServer}).
+     */
     private void acceptPrev(ServerSocketChannel listener, int prev, CompletableFuture<SocketChannel> result) {
         RejectionLog rejections = new RejectionLog("ring link of rank " + rank);
+        Set<SocketChannel> handshaking = ConcurrentHashMap.newKeySet();
+        result.whenComplete((won, failed) -> handshaking.forEach(c -> {
+            if (c != won) {
+                RingLinks.closeQuietly(c);
+            }
+        }));
         while (!result.isDone()) {
             long leftMillis = remainingMillis();
             if (leftMillis <= 0) {
@@ -133,20 +152,50 @@ final class RingConnector {
                 return;
             }
             SocketChannel channel = socket.getChannel();
-            try {
-                configure(channel);
-                socket.setSoTimeout((int) Math.max(1, Math.min(remainingMillis(), HANDSHAKE_MILLIS)));
-                Handshake.accept(socket.getInputStream(), new BufferedOutputStream(socket.getOutputStream()), token,
-                        Handshake.Service.RING, rank, prev);
-                socket.setSoTimeout(0);
-                if (!result.complete(channel)) {
-                    RingLinks.closeQuietly(channel);
-                }
-                return;
-            } catch (IOException e) {
-                rejections.refused(String.valueOf(socket.getRemoteSocketAddress()), e.getMessage());
+            if (handshaking.size() >= MAX_HANDSHAKES) {
+                // A flood: turn this one away at once. The real peer, if it was this one, hears no verdict
+                // and connects again, while the flood's own handshakes time out.
+                rejections.refused(String.valueOf(socket.getRemoteSocketAddress()),
+                        MAX_HANDSHAKES + " handshakes are already under way");
                 RingLinks.closeQuietly(channel);
+                continue;
             }
+            handshaking.add(channel);
+            if (result.isDone()) { // closed by the completion above or not: this one is not needed
+                RingLinks.closeQuietly(channel);
+                return;
+            }
+            Thread handshake = new Thread(() -> {
+                try {
+                    handshake(channel, prev, result, rejections);
+                } finally {
+                    handshaking.remove(channel);
+                }
+            }, "tp4j-ring-handshake-" + rank);
+            handshake.setDaemon(true);
+            handshake.start();
+        }
+    }
+
+    /** One accepted connection: rank {@code prev}'s proof within the handshake deadline, or closed. */
+    private void handshake(SocketChannel channel, int prev, CompletableFuture<SocketChannel> result,
+                           RejectionLog rejections) {
+        Socket socket = channel.socket();
+        String peer = String.valueOf(socket.getRemoteSocketAddress());
+        try {
+            configure(channel);
+            socket.setSoTimeout((int) Math.max(1, Math.min(remainingMillis(), HANDSHAKE_MILLIS)));
+            Handshake.accept(socket.getInputStream(), new BufferedOutputStream(socket.getOutputStream()), token,
+                    Handshake.Service.RING, rank, prev);
+            socket.setSoTimeout(0);
+            if (!result.complete(channel)) {
+                RingLinks.closeQuietly(channel); // another connection of rank prev won, or we gave up
+            }
+        } catch (IOException e) {
+            if (!result.isDone()) { // a connection closed because the ring formed is no stranger
+                rejections.refused(peer, e.getMessage());
+            }
+            RingLinks.closeQuietly(channel);
         }
     }
 
@@ -171,6 +220,11 @@ final class RingConnector {
                 return channel;
             } catch (dev.tp4j.rendezvous.auth.HandshakeException e) {
                 RingLinks.closeQuietly(channel);
+                if (e.timedOut()) { // late, not refused (a busy host): try again within the timeout
+                    last = e;
+                    sleepBriefly();
+                    continue;
+                }
                 throw new CommunicationException("rank " + rank + " could not join rank " + next + " at " + endpoint
                         + ": " + e.getMessage());
             } catch (IOException e) {

@@ -6,6 +6,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 
@@ -18,6 +19,11 @@ import java.nio.ByteBuffer;
  * initiator → acceptor : "TP4J" version claimedRank nonceB HMAC(token, "initiator", context)
  * acceptor  → initiator: ACCEPTED HMAC(token, "acceptor", context)   or   REFUSED, then close
  * </pre>
+ *
+ * <p>An acceptor whose read timeout passes first sends TIMED_OUT instead of a verdict and closes, so
+ * the initiator can tell "too late" from "wrong token": on an overloaded host the two looked the same
+ * (a closed connection), and ranks with the right token said "a wrong job token?". A refusal is always
+ * an explicit REFUSED; a connection closed without any verdict is reported as the acceptor giving up.
  *
  * where the context is service, both ranks and both nonces, so a proof cannot be replayed on another
  * connection or for another rank. Both sides prove the token, so a worker also refuses a stranger that
@@ -32,6 +38,7 @@ public final class Handshake {
     private static final byte VERSION = 1;
     private static final byte ACCEPTED = 0;
     private static final byte REFUSED = 1;
+    private static final byte TIMED_OUT = 2;
     private static final byte[] INITIATOR = "initiator".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
     private static final byte[] ACCEPTOR = "acceptor".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
@@ -106,7 +113,13 @@ public final class Handshake {
             out.flush();
             return claimed;
         } catch (SocketTimeoutException e) {
-            throw new HandshakeException("sent no valid handshake in time");
+            try {
+                out.writeByte(TIMED_OUT); // read after our greeting, whenever the initiator gets to it
+                out.flush();
+            } catch (IOException gone) {
+                // the initiator is gone as well: nobody to tell
+            }
+            throw HandshakeException.timedOut("sent no valid handshake in time");
         } catch (EOFException e) {
             throw new HandshakeException("closed the connection during the handshake");
         }
@@ -149,6 +162,10 @@ public final class Handshake {
             out.flush();
 
             byte verdict = in.readByte();
+            if (verdict == TIMED_OUT) {
+                throw HandshakeException.timedOut("handshake timed out: the " + service.description
+                        + " stopped waiting for this rank's proof before it arrived (an overloaded host?)");
+            }
             if (verdict != ACCEPTED) {
                 throw HandshakeException.refused("the " + service.description
                         + " refused this rank's job token or rank (TP4J_JOB_TOKEN must be the same on every rank)");
@@ -157,10 +174,13 @@ public final class Handshake {
                 throw new HandshakeException("the " + service.description + " could not prove the job token");
             }
         } catch (SocketTimeoutException e) {
-            throw new HandshakeException("the " + service.description + " did not answer the handshake in time");
-        } catch (EOFException e) {
-            throw HandshakeException.refused("the " + service.description
-                    + " closed the connection during the handshake (a wrong job token?)");
+            throw HandshakeException.timedOut("handshake timed out: the " + service.description
+                    + " did not answer in time");
+        } catch (EOFException | SocketException e) {
+            // A wrong token is refused with REFUSED, never by a bare close: this is an acceptor that gave up
+            // on us (its handshake deadline) or went away.
+            throw HandshakeException.timedOut("the " + service.description + " closed the connection during the"
+                    + " handshake without a verdict (it stopped waiting for this rank, or it shut down)");
         }
     }
 

@@ -67,7 +67,10 @@ public final class StoreClient implements RendezvousStore {
                 return new StoreClient(socket, in, out, endpoint, timeout);
             } catch (HandshakeException e) {
                 closeQuietly(socket);
-                throw new CommunicationException("rendezvous store at " + endpoint + ": " + e.getMessage());
+                if (!e.timedOut()) {
+                    throw new CommunicationException("rendezvous store at " + endpoint + ": " + e.getMessage());
+                }
+                last = e; // late, not wrong: a busy host answers the next try in time
             } catch (IOException e) {
                 closeQuietly(socket);
                 last = e;

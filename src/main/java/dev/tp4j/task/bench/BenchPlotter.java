@@ -1,11 +1,10 @@
 package dev.tp4j.task.bench;
 
+import dev.tp4j.files.OutputWriteException;
+import dev.tp4j.files.TemporaryOutput;
 import java.awt.Color;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -88,15 +87,12 @@ public final class BenchPlotter {
                 g.drawImage(b, a.getWidth(), 0, null);
             }
             g.dispose();
-            Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".tmp");
-            try {
-                javax.imageio.ImageIO.write(canvas, "png", tmp.toFile());
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(tmp);
+            try (TemporaryOutput tmp = TemporaryOutput.beside(target)) {
+                javax.imageio.ImageIO.write(canvas, "png", tmp.path().toFile());
+                tmp.commit();
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+            throw new OutputWriteException(file, e);
         }
     }
 }

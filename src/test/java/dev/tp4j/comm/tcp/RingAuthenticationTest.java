@@ -20,6 +20,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -81,6 +82,55 @@ class RingAuthenticationTest {
             }
             assertArrayEquals(new float[] {2, 4, 1}, sums.get(0));
             assertArrayEquals(new float[] {2, 4, 1}, sums.get(1));
+        }
+    }
+
+    /**
+     * Issue 14, fault 4: connections were accepted one at a time, each with a 5 s handshake, so 30 silent
+     * connections on a ring port stretched ring setup by minutes. Now each is handled on its own: with 30
+     * silent and 5 garbage connections on rank 0's port before rank 1 comes, the ring forms in well under
+     * one handshake deadline.
+     */
+    @Test
+    void silentAndGarbageConnectionsDuringSetupDoNotDelayTheRing() throws Exception {
+        List<Socket> strangers = new CopyOnWriteArrayList<>();
+        try (LoopbackStore store = new LoopbackStore()) {
+            List<Long> setupMillis = RankThreads.run(2, TIMEOUT, rank -> {
+                try (StoreClient client = store.client(rank, TIMEOUT)) {
+                    if (rank == 1) { // rank 0 is listening for rank 1 already: strangers get there first
+                        String endpoint = client.getString(
+                                RendezvousStore.rankKey(TcpRingCommunicator.DEFAULT_KEY_PREFIX, 0), TIMEOUT);
+                        InetSocketAddress address = new InetSocketAddress("127.0.0.1",
+                                Integer.parseInt(endpoint.substring(endpoint.lastIndexOf(':') + 1)));
+                        for (int i = 0; i < 35; i++) {
+                            Socket s = new Socket();
+                            strangers.add(s);
+                            s.connect(address, 2_000);
+                            if (i % 7 == 6) {
+                                s.getOutputStream().write("GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                                s.getOutputStream().flush(); // garbage that then waits, like the silent ones
+                            }
+                        }
+                    }
+                    long t0 = System.nanoTime();
+                    try (TcpRingCommunicator comm = TcpRingCommunicator.connect(client, LoopbackStore.token(),
+                            rank, 2, LoopbackStore.HOST, TIMEOUT);
+                         Tensor t = Tensor.hostOf(Shape.of(2), new float[] {1, rank})) {
+                        long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+                        comm.allReduce(t);
+                        comm.barrier();
+                        assertArrayEquals(new float[] {2, 1}, t.toFloatArray());
+                        return millis;
+                    }
+                }
+            });
+            for (long ms : setupMillis) {
+                assertTrue(ms < 4_000, "ring setup took " + setupMillis + " ms with strangers on the port");
+            }
+        } finally {
+            for (Socket s : strangers) {
+                s.close();
+            }
         }
     }
 

@@ -15,7 +15,13 @@ import dev.tp4j.testutil.FreePort;
 import dev.tp4j.testutil.Poll;
 import dev.tp4j.testutil.RankThreads;
 import dev.tp4j.testutil.ThreadProbe;
+import dev.tp4j.rendezvous.auth.Handshake;
+import dev.tp4j.rendezvous.auth.HandshakeException;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.ServerSocket;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -152,6 +158,95 @@ class StoreTest {
             good.set("k2", "v2");
             assertEquals("v2", good.getString("k2", TIMEOUT));
         }
+    }
+
+    /**
+     * Issue 14, fault 2: under load a rank with the right token said "a wrong job token?" when the store
+     * had only stopped waiting for its handshake. A client slowed down until the store gave up on it must
+     * hear a timeout, which a new connection may pass, not a refusal.
+     */
+    @Test
+    void aHandshakeTooLateForTheStoreIsATimeoutNotAWrongToken() throws Exception {
+        try (StoreServer server = StoreServer.start(HOST, 0, TOKEN, Duration.ofMillis(200));
+             Socket socket = new Socket(HOST, server.port())) {
+            InputStream late = new FilterInputStream(socket.getInputStream()) {
+                private boolean waited;
+
+                private void waitForTheStoreToGiveUp() throws IOException {
+                    if (!waited) {
+                        waited = true;
+                        try {
+                            awaitRefused(server, 1);
+                        } catch (Exception e) {
+                            throw new IOException(e);
+                        }
+                    }
+                }
+
+                @Override
+                public int read() throws IOException {
+                    waitForTheStoreToGiveUp();
+                    return super.read();
+                }
+
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                    waitForTheStoreToGiveUp();
+                    return super.read(b, off, len);
+                }
+            };
+            HandshakeException e = assertThrows(HandshakeException.class, () -> Handshake.initiate(late,
+                    socket.getOutputStream(), TOKEN, Handshake.Service.STORE, 1, Handshake.ANY_RANK));
+            assertTrue(e.timedOut(), e.getMessage());
+            assertFalse(e.refusedByPeer(), e.getMessage());
+            assertFalse(e.getMessage().contains("token"), e.getMessage());
+            assertTrue(e.getMessage().contains("timed out") || e.getMessage().contains("stopped waiting"), e.getMessage());
+        }
+    }
+
+    /** A store that gave up on a handshake once is tried again within the rendezvous timeout. */
+    @Test
+    void aTimedOutHandshakeIsRetried() throws Exception {
+        try (StoreServer server = StoreServer.start(HOST, 0, TOKEN, Duration.ofMillis(200));
+             ServerSocket slowFront = new ServerSocket(0, 1, java.net.InetAddress.getByName(HOST))) {
+            // The first connection reaches a front that greets like a store and then answers TIMED_OUT; the
+            // client must come back (to the same port, here served by the real store from then on).
+            CompletableFuture<Void> front = CompletableFuture.runAsync(() -> {
+                try (Socket first = slowFront.accept();
+                     Socket store = new Socket(HOST, server.port())) {
+                    // relay the real store's greeting, swallow the client's proof, and let the store time out
+                    byte[] greeting = store.getInputStream().readNBytes(4 + 1 + 1 + 4 + JobToken.PROOF_BYTES);
+                    first.getOutputStream().write(greeting);
+                    first.getOutputStream().flush();
+                    first.getInputStream().readNBytes(4 + 1 + 4 + 2 * JobToken.PROOF_BYTES);
+                    first.getOutputStream().write(store.getInputStream().read()); // the store's verdict: TIMED_OUT
+                    first.getOutputStream().flush();
+                    Socket second = slowFront.accept(); // the retry: relay it both ways to the store
+                    Socket real = new Socket(HOST, server.port());
+                    relay(second, real);
+                    relay(real, second);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            try (StoreClient c = StoreClient.connect(HOST, slowFront.getLocalPort(), TOKEN, 0, TIMEOUT)) {
+                c.set("k", "v");
+                assertEquals("v", c.getString("k", TIMEOUT));
+            }
+            front.get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private static void relay(Socket from, Socket to) {
+        Thread t = new Thread(() -> {
+            try {
+                from.getInputStream().transferTo(to.getOutputStream());
+            } catch (IOException e) {
+                // one side closed: the relay ends
+            }
+        }, "relay");
+        t.setDaemon(true);
+        t.start();
     }
 
     @Test
