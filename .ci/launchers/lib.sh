@@ -44,17 +44,16 @@ wait_until() {
 # pids_with_env NAME=VALUE: the processes whose environment holds that assignment (a job's own processes,
 # told apart from other jobs' tp4j on this machine).
 pids_with_env() {
-  local needle="$1" p
-  for p in /proc/[0-9]*; do
-    if { tr '\0' '\n' < "$p/environ"; } 2> /dev/null | grep -qxF "$needle"; then
-      echo "${p#/proc/}"
-    fi
-  done
+  # One grep over every environment (NUL-separated: -z); a shell loop over /proc takes seconds here.
+  { grep -lzxF "$1" /proc/[0-9]*/environ || true; } 2> /dev/null | cut -d/ -f3
 }
 
 # left_behind PID...: what those (now gone) processes left: a live process, a /dev/shm region they created
 # (tp4j-PID-*), or the JVM's perf-data file; prints each, returns 1 when there is any. A zombie has ended and
-# holds nothing but its exit status (in containers whose PID 1 does not reap, orphans stay zombies).
+# holds nothing but its exit status (in containers whose PID 1 does not reap, orphans stay zombies). The
+# perf-data file of a JVM in $killed9 is not counted: a JVM killed by SIGKILL cannot remove it, the next
+# JVM to start on the machine does.
+killed9=
 left_behind() {
   local pid found=0 f state
   for pid in "$@"; do
@@ -65,6 +64,7 @@ left_behind() {
       found=1
     fi
     for f in /dev/shm/tp4j-"$pid"-* /tmp/hsperfdata_*/"$pid"; do
+      case "$f" in /tmp/hsperfdata_*/"$pid") [[ " $killed9 " != *" $pid "* ]] || continue ;; esac
       [ -e "$f" ] && { echo "file left: $f"; found=1; }
     done
   done
@@ -82,10 +82,9 @@ elapsed_since() {
 worker_jvms() {
   local p
   for p in $(pids_with_env "$1"); do
-    if { tr '\0' ' ' < "/proc/$p/cmdline"; } 2> /dev/null | grep -q 'dev\.tp4j\.cli\.Main'; then
-      echo "$p"
-    fi
+    grep -qzF 'dev.tp4j.cli.Main' "/proc/$p/cmdline" 2> /dev/null && echo "$p"
   done
+  return 0
 }
 
 # all_joined COUNT NAME=VALUE: COUNT worker JVMs run with that variable and every one has mapped the job's

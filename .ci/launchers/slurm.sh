@@ -7,7 +7,9 @@
 #      a stale RANK/WORLD_SIZE under srun -> exit 2 naming the variables;
 #   3. sbatch scripts running mlp on a checkpoint of the test fixtures: exit 0 with the output written and
 #      verified, and exit status 2 (as Slurm records it) for a tensor that is not there;
-#   4. scancel of a running 4-rank job: every rank ends, nothing left (process, /dev/shm region, JVM files).
+#   4. scancel of a running 4-rank job: every rank ends, nothing left (process, /dev/shm region, JVM files);
+#   5. where mpirun is installed, mpirun -n 4 verify inside an sbatch script (the ranks inherit the script's
+#      SLURM_PROCID=0 and must follow Open MPI's variables).
 # Needs target/tp4j.jar (bin/tp4j builds it when missing). Installs the packages with apt-get when they are
 # missing; skips, saying why, when it cannot. Leaves nothing running: the daemons are stopped on any exit.
 set -euo pipefail
@@ -210,5 +212,27 @@ wait_until 30 "job $job left the queue" no_job
 left_behind $pids || fail "left behind by job $job"
 echo "$check_name: scancel of a running 4-rank verify: its $(wc -w <<< "$pids") processes (4 JVMs) gone in $took s," \
   "no /dev/shm region or JVM file left ($(elapsed_since "$t") s)"
+
+# --- 5. mpirun inside a batch script --------------------------------------------------------------------
+# Its ranks inherit the script's SLURM_PROCID=0 and SLURM_NTASKS; they must follow Open MPI's variables.
+if command -v mpirun > /dev/null; then
+  t=$(date +%s%N)
+  cat > "$work/mpirun.sbatch" << EOF
+#!/bin/bash
+#SBATCH --job-name=tp4j-mpirun
+#SBATCH --ntasks=4
+#SBATCH --overcommit
+#SBATCH --time=2
+mpirun --allow-run-as-root --oversubscribe -n 4 "$repo/bin/tp4j" verify ${small[*]}
+EOF
+  rc=$(sbatch_exit_status "$work/mpirun.sbatch")
+  log=$(cat "$out"/tp4j-mpirun-*.out)
+  [ "$rc" = 0 ] || fail "mpirun -n 4 verify inside sbatch: job exit status $rc: $log"
+  grep -q '^verify: all 4 checks passed on 4 ranks$' <<< "$log" || fail "no verdict: $log"
+  echo "$check_name: mpirun -n 4 bin/tp4j verify inside an sbatch script (ranks carrying SLURM_PROCID=0): exit 0," \
+    "all 4 checks passed ($(elapsed_since "$t") s)"
+else
+  echo "$check_name: mpirun inside sbatch not checked: no mpirun here (.ci/launchers/openmpi.sh installs it)"
+fi
 
 echo "$check_name: PASS ($(elapsed_since "$started") s)"
