@@ -42,14 +42,20 @@ record RankClaim(String source, String rankVar, int rank, String worldVar, int w
     }
 
     /**
-     * Bad input when {@code outer}, another launcher's view of this same process, disagrees with this one.
-     * Used only where nothing says that a launcher ran inside the other (see {@link WorkerEnvironment}).
+     * Bad input when {@code outer}, another launcher's view of this same process, contradicts this one.
+     * Used only where no launcher marked this claim as its workers' (see {@link WorkerEnvironment}). An
+     * unmarked launcher inside the outer task (a wrapper script, a test harness) still starts at least one
+     * worker per outer task, so a larger world is such a job of its own; a smaller world, or the same
+     * world numbered differently, cannot be one.
      */
     void mustAgreeWith(RankClaim outer) {
         String hint = ": two launchers' variables for one process disagree (stale ones exported by hand?"
                 + " a launcher started inside " + outer.source + " marks its workers with "
                 + WorkerEnvironment.NESTED_LAUNCHER_MARKERS + ")";
-        if (worldSize != outer.worldSize) {
+        if (worldSize > outer.worldSize) {
+            return;
+        }
+        if (worldSize < outer.worldSize) {
             throw new BadEnvironmentException(worldVar + "=" + worldSize + " but " + outer.worldVar + "="
                     + outer.worldSize + hint);
         }

@@ -16,9 +16,9 @@ import java.util.Map;
  * {@code SLURM_LOCALID}, only with {@code SLURM_STEP_ID}: a batch script's own process is no task of a step).
  *
  * <p>Contradictions are bad input naming the variables: inside one launcher's set (a rank not below the
- * world size, a local rank not below the local world size), and torchrun's names disagreeing with the
- * Open MPI or Slurm task they run in, unless a launcher marked them as its own workers
- * ({@link #NESTED_LAUNCHER_MARKERS}). An environment that cannot work is refused too: ranks on several
+ * world size, a local rank not below the local world size), and torchrun's names contradicting the
+ * Open MPI or Slurm task they run in (a smaller world, or the same world with another rank), unless a
+ * launcher marked them as its own workers ({@link #NESTED_LAUNCHER_MARKERS}). An environment that cannot work is refused too: ranks on several
  * hosts with no {@code MASTER_ADDR} (except under Slurm, where it is derived, as below).
  *
  * <p>Under a Slurm step without {@code MASTER_ADDR}/{@code MASTER_PORT}, as torch.distributed's Slurm
