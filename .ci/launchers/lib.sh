@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # check_name: set by the script that sources this
 # Shared by the launcher checks (.ci/launchers/*.sh): package installation, bounded waits, and what
 # "nothing left behind" means. Sourced, not run.
 

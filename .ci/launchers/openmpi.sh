@@ -11,7 +11,7 @@
 set -euo pipefail
 check_name=openmpi
 cd "$(dirname "$0")/../.."
-# shellcheck source=lib.sh
+# shellcheck source=.ci/launchers/lib.sh
 . .ci/launchers/lib.sh
 
 ensure_packages mpirun openmpi-bin
@@ -79,6 +79,7 @@ for p in $(worker_jvms "TP4J_CI_RUN=$run"); do
 done
 [ -n "$victim" ] || fail "rank 1's JVM not found"
 t_kill=$(date +%s%N)
+# shellcheck disable=SC2034  # read by left_behind (lib.sh)
 killed9="$victim"
 kill -9 "$victim"
 deadline=$((SECONDS + 30))

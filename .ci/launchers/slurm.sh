@@ -16,7 +16,7 @@ set -euo pipefail
 check_name=slurm
 cd "$(dirname "$0")/../.."
 repo="$PWD"
-# shellcheck source=lib.sh
+# shellcheck source=.ci/launchers/lib.sh
 . .ci/launchers/lib.sh
 
 ensure_packages slurmctld slurmctld slurmd slurm-client munge
@@ -143,6 +143,7 @@ echo "$check_name: exit status 2 through srun for bad input (each rank's line la
 sbatch_exit_status() {
   local job state
   job=$(sbatch --parsable -o "$out/%x-%j.out" "$@")
+  # shellcheck disable=SC2317  # called by wait_until
   ended() {
     state=$(scontrol show job "$job" -o 2> /dev/null)
     grep -qE 'JobState=(COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY) ' <<< "$state"
