@@ -68,7 +68,8 @@ munged --force --socket="$work/munge/socket" --key-file="$work/munge/munge.key" 
 mkdir "$work/state" "$work/spool" "$work/out"
 cat > "$work/slurm.conf" << EOF
 ClusterName=tp4jci
-SlurmctldHost=$host
+# Addresses given: the cluster must not depend on the host name resolving.
+SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -95,7 +96,7 @@ AccountingStorageType=accounting_storage/none
 ReturnToService=2
 # scancel: SIGTERM, then SIGKILL after 5 s (default 30)
 KillWait=5
-NodeName=$host CPUs=$cpus State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=ci Nodes=$host Default=YES MaxTime=10 State=UP
 EOF
 export SLURM_CONF="$work/slurm.conf"
