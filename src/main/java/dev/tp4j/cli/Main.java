@@ -68,6 +68,7 @@ public final class Main implements Callable<Integer> {
 
     public static void main(String[] args) {
         NativeMemoryLimits.configure(); // before anything loads JavaCPP, which reads the limits once
+        WholeLineOutput.install(); // a line per write: mpirun --tag-output tags each write
         int status;
         try {
             LauncherWatchdog.startIfLaunched(); // a worker of `tp4j launch` stops when its launcher is gone
@@ -75,6 +76,7 @@ public final class Main implements Callable<Integer> {
         } catch (Throwable t) { // the environment variable was malformed
             status = report(t, new PrintWriter(System.err, true), false);
         }
+        System.out.flush();
         System.exit(status);
     }
 

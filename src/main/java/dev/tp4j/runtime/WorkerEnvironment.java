@@ -4,8 +4,27 @@ import dev.tp4j.BadInputException;
 import java.util.Map;
 
 /**
- * Who this worker is in the job, read from the environment a launcher set: torchrun's variables
- * first, then Slurm's, then Open MPI's; with none of them, one rank alone.
+ * Who this worker is in the job, read from the environment a launcher set; with no launcher's variables,
+ * one rank alone.
+ *
+ * <p>Launchers nest (Slurm allocates, mpirun or srun starts tasks, torchrun or {@code tp4j launch} may start
+ * workers inside a task), and a worker inherits every outer launcher's variables as well as its own. So the
+ * innermost launcher's variables decide, in this order: torchrun's names ({@code RANK}, {@code WORLD_SIZE},
+ * ...: torchrun, {@code tp4j launch}, or set by hand), then Open MPI's ({@code OMPI_COMM_WORLD_*}: mpirun
+ * runs inside Slurm allocations, never the reverse, so a rank of mpirun in a batch script still carries the
+ * script's {@code SLURM_PROCID=0}), then a Slurm job step's ({@code SLURM_PROCID}, {@code SLURM_NTASKS},
+ * {@code SLURM_LOCALID}, only with {@code SLURM_STEP_ID}: a batch script's own process is no task of a step).
+ *
+ * <p>Contradictions are bad input naming the variables: inside one launcher's set (a rank not below the
+ * world size, a local rank not below the local world size), and torchrun's names contradicting the
+ * Open MPI or Slurm task they run in (a smaller world, or the same world with another rank), unless a
+ * launcher marked them as its own workers ({@link #NESTED_LAUNCHER_MARKERS}). An environment that cannot work is refused too: ranks on several
+ * hosts with no {@code MASTER_ADDR} (except under Slurm, where it is derived, as below).
+ *
+ * <p>Under a Slurm step without {@code MASTER_ADDR}/{@code MASTER_PORT}, as torch.distributed's Slurm
+ * setups do: the first host of {@code SLURM_STEP_NODELIST} (else {@code SLURM_JOB_NODELIST}) and port
+ * {@code 15000 + 10 × (SLURM_JOB_ID mod 1000) + (SLURM_STEP_ID mod 10)}, so two jobs or two steps sharing a
+ * node do not meet at one port.
  *
  * @param rank           global rank, 0 ≤ rank < worldSize
  * @param worldSize      number of ranks in the job
@@ -21,6 +40,13 @@ public record WorkerEnvironment(int rank, int worldSize, int localRank, int loca
 
     public static final String DEFAULT_MASTER_ADDR = "127.0.0.1";
     public static final int DEFAULT_MASTER_PORT = 29500;
+    /** The first port derived for a Slurm step; see the class comment. */
+    public static final int SLURM_PORT_BASE = 15000;
+    /**
+     * Variables by which a launcher marks the workers it started: torchrun's, and {@code tp4j launch}'s
+     * watchdog variable. With one of them, torchrun's names describe a job inside an outer task.
+     */
+    static final String NESTED_LAUNCHER_MARKERS = "TORCHELASTIC_RUN_ID or TP4J_LAUNCHER_PID";
 
     public WorkerEnvironment {
         if (worldSize < 1) {
@@ -43,51 +69,127 @@ public record WorkerEnvironment(int rank, int worldSize, int localRank, int loca
 
     /** Reads the contract from {@code env}; throws {@link BadEnvironmentException} naming a bad variable. */
     public static WorkerEnvironment from(Map<String, String> env) {
-        String addr = env.getOrDefault("MASTER_ADDR", DEFAULT_MASTER_ADDR);
-        int port = intVar(env, "MASTER_PORT", DEFAULT_MASTER_PORT);
         String token = env.get("TP4J_JOB_TOKEN");
-        if (env.containsKey("RANK") || env.containsKey("WORLD_SIZE")) {
-            int world = intVar(env, "WORLD_SIZE", 1);
-            int rank = intVar(env, "RANK", 0);
-            int localWorld = intVar(env, "LOCAL_WORLD_SIZE", world);
-            int localRank = intVar(env, "LOCAL_RANK", rank % localWorld);
-            return new WorkerEnvironment(rank, world, localRank, localWorld, addr, port, token, "torchrun");
+        RankClaim torchrun = torchrun(env);
+        RankClaim openmpi = openMpi(env);
+        RankClaim slurm = slurmStep(env);
+        RankClaim outer = openmpi != null ? openmpi : slurm;
+        RankClaim mine = torchrun != null ? torchrun : outer;
+        if (torchrun != null && outer != null && !isNested(env)) {
+            torchrun.mustAgreeWith(outer);
         }
-        if (env.containsKey("SLURM_PROCID")) {
-            int world = intVar(env, "SLURM_NTASKS", 1);
-            int rank = intVar(env, "SLURM_PROCID", 0);
-            int localRank = intVar(env, "SLURM_LOCALID", 0);
-            int localWorld = localWorldFromSlurm(env, world);
-            return new WorkerEnvironment(rank, world, localRank, localWorld, addr, port, token, "slurm");
+        String addr = env.get("MASTER_ADDR");
+        Integer port = isBlank(env.get("MASTER_PORT")) ? null : intVar(env, "MASTER_PORT", 0);
+        if (mine == null) {
+            return new WorkerEnvironment(0, 1, 0, 1, orDefault(addr), port == null ? DEFAULT_MASTER_PORT : port, token,
+                    "single");
         }
-        if (env.containsKey("OMPI_COMM_WORLD_RANK")) {
-            int world = intVar(env, "OMPI_COMM_WORLD_SIZE", 1);
-            int rank = intVar(env, "OMPI_COMM_WORLD_RANK", 0);
-            int localRank = intVar(env, "OMPI_COMM_WORLD_LOCAL_RANK", 0);
-            int localWorld = intVar(env, "OMPI_COMM_WORLD_LOCAL_SIZE", world);
-            return new WorkerEnvironment(rank, world, localRank, localWorld, addr, port, token, "openmpi");
+        if (mine == slurm) {
+            addr = isBlank(addr) ? slurmFirstHost(env) : addr;
+            port = port == null ? slurmPort(env) : port;
+        } else if (isBlank(addr) && mine.localWorldSize() < mine.worldSize()) {
+            throw new BadEnvironmentException("MASTER_ADDR is not set, but only " + mine.localWorldText() + " of "
+                    + mine.worldVar() + "=" + mine.worldSize() + " ranks run on this host: set it to rank 0's host"
+                    + " on every host" + ("openmpi".equals(mine.source()) ? " (mpirun -x MASTER_ADDR)" : ""));
         }
-        return new WorkerEnvironment(0, 1, 0, 1, addr, port, token, "single");
+        return new WorkerEnvironment(mine.rank(), mine.worldSize(), mine.localRank(), mine.localWorldSize(),
+                orDefault(addr), port == null ? DEFAULT_MASTER_PORT : port, token, mine.source());
     }
 
-    /**
-     * Slurm gives tasks per node as e.g. "4" or "4(x2),3"; SLURM_NTASKS_PER_NODE when set by --ntasks-per-node.
-     * Without either, assume all tasks share the node.
-     */
-    private static int localWorldFromSlurm(Map<String, String> env, int world) {
-        String perNode = env.get("SLURM_NTASKS_PER_NODE");
-        if (perNode == null) {
-            perNode = env.get("SLURM_TASKS_PER_NODE");
+    /** torchrun's names, or null when neither RANK nor WORLD_SIZE is set. */
+    private static RankClaim torchrun(Map<String, String> env) {
+        boolean hasRank = !isBlank(env.get("RANK"));
+        boolean hasWorld = !isBlank(env.get("WORLD_SIZE"));
+        if (!hasRank && !hasWorld) {
+            return null;
         }
-        if (perNode == null || perNode.isBlank()) {
-            return world;
+        int world = intVar(env, "WORLD_SIZE", 1);
+        int rank = intVar(env, "RANK", 0);
+        // One of the pair alone is a half-configured environment, unless it can only mean rank 0 of 1.
+        if (!hasWorld && rank != 0) {
+            throw new BadEnvironmentException("RANK=" + rank + " is set but WORLD_SIZE is not");
         }
-        String first = perNode.split("[(,]")[0].trim();
-        try {
-            return Integer.parseInt(first);
-        } catch (NumberFormatException e) {
-            throw new BadEnvironmentException("SLURM_TASKS_PER_NODE '" + perNode + "' is not understood");
+        if (!hasRank && world != 1) {
+            throw new BadEnvironmentException("WORLD_SIZE=" + world + " is set but RANK is not");
         }
+        int localWorld = intVar(env, "LOCAL_WORLD_SIZE", world);
+        boolean hasLocalRank = !isBlank(env.get("LOCAL_RANK"));
+        int localRank = intVar(env, "LOCAL_RANK", Math.floorMod(rank, Math.max(localWorld, 1)));
+        return new RankClaim("torchrun", "RANK", rank, "WORLD_SIZE", world, hasLocalRank ? "LOCAL_RANK" : null,
+                localRank, "LOCAL_WORLD_SIZE=" + localWorld, localWorld).consistent();
+    }
+
+    /** Open MPI's names (mpirun sets all four for every rank it starts), or null without them. */
+    private static RankClaim openMpi(Map<String, String> env) {
+        if (isBlank(env.get("OMPI_COMM_WORLD_RANK"))) {
+            return null;
+        }
+        int world = required(env, "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK");
+        int rank = intVar(env, "OMPI_COMM_WORLD_RANK", 0);
+        int localRank = required(env, "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_RANK");
+        int localWorld = required(env, "OMPI_COMM_WORLD_LOCAL_SIZE", "OMPI_COMM_WORLD_RANK");
+        return new RankClaim("openmpi", "OMPI_COMM_WORLD_RANK", rank, "OMPI_COMM_WORLD_SIZE", world,
+                "OMPI_COMM_WORLD_LOCAL_RANK", localRank, "OMPI_COMM_WORLD_LOCAL_SIZE=" + localWorld, localWorld)
+                .consistent();
+    }
+
+    /** A Slurm job step's task (srun sets SLURM_STEP_ID for its tasks; a batch script has none), or null. */
+    private static RankClaim slurmStep(Map<String, String> env) {
+        if (isBlank(env.get("SLURM_PROCID")) || isBlank(env.get("SLURM_STEP_ID"))) {
+            return null;
+        }
+        int world = required(env, "SLURM_NTASKS", "SLURM_PROCID");
+        int rank = intVar(env, "SLURM_PROCID", 0);
+        int localRank = required(env, "SLURM_LOCALID", "SLURM_PROCID");
+        String perNodeVar = isBlank(env.get("SLURM_STEP_TASKS_PER_NODE")) ? "SLURM_TASKS_PER_NODE"
+                : "SLURM_STEP_TASKS_PER_NODE";
+        String perNode = env.get(perNodeVar);
+        if (isBlank(perNode)) {
+            // Without the layout, all tasks are taken to share this node.
+            return new RankClaim("slurm", "SLURM_PROCID", rank, "SLURM_NTASKS", world, "SLURM_LOCALID", localRank,
+                    "SLURM_NTASKS=" + world, world).consistent();
+        }
+        int node = intVar(env, "SLURM_NODEID", 0);
+        int localWorld = SlurmNodeLists.tasksOnNode(perNodeVar, perNode, node);
+        return new RankClaim("slurm", "SLURM_PROCID", rank, "SLURM_NTASKS", world, "SLURM_LOCALID", localRank,
+                perNodeVar + "='" + perNode + "' (" + localWorld + " on SLURM_NODEID=" + node + ")", localWorld)
+                .consistent();
+    }
+
+    private static String slurmFirstHost(Map<String, String> env) {
+        for (String name : new String[] {"SLURM_STEP_NODELIST", "SLURM_JOB_NODELIST", "SLURM_NODELIST"}) {
+            String list = env.get(name);
+            if (!isBlank(list)) {
+                return SlurmNodeLists.firstHost(name, list.trim());
+            }
+        }
+        return DEFAULT_MASTER_ADDR;
+    }
+
+    private static int slurmPort(Map<String, String> env) {
+        int job = intVar(env, "SLURM_JOB_ID", 0);
+        int step = intVar(env, "SLURM_STEP_ID", 0);
+        return SLURM_PORT_BASE + 10 * Math.floorMod(job, 1000) + Math.floorMod(step, 10);
+    }
+
+    private static boolean isNested(Map<String, String> env) {
+        return !isBlank(env.get("TORCHELASTIC_RUN_ID")) || !isBlank(env.get("TP4J_LAUNCHER_PID"));
+    }
+
+    /** A variable a launcher always sets along with {@code setBy}: its absence means a hand-made environment. */
+    private static int required(Map<String, String> env, String name, String setBy) {
+        if (isBlank(env.get(name))) {
+            throw new BadEnvironmentException(setBy + " is set but " + name + " is not");
+        }
+        return intVar(env, name, 0);
+    }
+
+    private static String orDefault(String addr) {
+        return isBlank(addr) ? DEFAULT_MASTER_ADDR : addr.trim();
+    }
+
+    private static boolean isBlank(String v) {
+        return v == null || v.isBlank();
     }
 
     private static int intVar(Map<String, String> env, String name, int fallback) {
