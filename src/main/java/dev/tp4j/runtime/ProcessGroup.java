@@ -5,6 +5,7 @@ import dev.tp4j.CommunicationException;
 import dev.tp4j.backend.Backend;
 import dev.tp4j.backend.cuda.CudaAvailability;
 import dev.tp4j.backend.cuda.CudaBackend;
+import dev.tp4j.backend.cuda.CudaDeviceInfo;
 import dev.tp4j.comm.Communicator;
 import dev.tp4j.comm.HostStagedCommunicator;
 import dev.tp4j.comm.hierarchical.HierarchicalCommunicator;
@@ -64,10 +65,24 @@ public final class ProcessGroup implements AutoCloseable {
      * @throws CommunicationException a rank did not show up in time, or a peer failed the handshake
      */
     public static ProcessGroup join(WorkerEnvironment env, Duration timeout, TransportChoice asked, Backend backend) {
-        String ncclProblem = backend instanceof CudaBackend
-                ? TransportChoice.ncclProblem(BackendChoice.cuda, CudaAvailability.get(), env.localWorldSize())
-                : TransportChoice.ncclProblem(BackendChoice.cpu, null, env.localWorldSize());
-        return join(env, timeout, asked, backend, new RankFacts(HostId.current(), ncclProblem));
+        RankFacts mine;
+        if (backend instanceof CudaBackend) {
+            CudaAvailability cuda = CudaAvailability.get();
+            mine = new RankFacts(HostId.current(), TransportChoice.ncclProblemOfOneRank(BackendChoice.cuda, cuda),
+                    gpuIdentity(Backends.deviceFor(env.localRank(), cuda)));
+        } else {
+            mine = new RankFacts(HostId.current(), TransportChoice.ncclProblemOfOneRank(BackendChoice.cpu, null));
+        }
+        return join(env, timeout, asked, backend, mine);
+    }
+
+    /**
+     * The GPU a rank computes on, as the ranks compare it: its UUID, or where the runtime gave none its
+     * index, which two ranks with different {@code CUDA_VISIBLE_DEVICES} may share without sharing the GPU
+     * (then NCCL is refused where it might have worked, never allowed where it cannot).
+     */
+    static String gpuIdentity(CudaDeviceInfo device) {
+        return device.uuid() != null ? device.uuid() : "cuda:" + device.index();
     }
 
     /** CPU ranks on host tensors, the transport from {@value TransportChoice#ENV}: tests and tools. */

@@ -4,6 +4,8 @@ import dev.tp4j.BadInputException;
 import dev.tp4j.comm.hierarchical.NodeLayout;
 import dev.tp4j.rendezvous.RendezvousStore;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * Turns the asked {@link TransportChoice} into the one every rank uses: each rank publishes its
@@ -48,12 +50,19 @@ final class TransportAgreement {
     /** The decision itself, from every rank's facts; pure, so it is tested without a store. */
     static TransportChoice decide(TransportChoice asked, int rank, RankFacts[] all) {
         int noNccl = firstWithoutNccl(all);
+        int[] sharing = firstTwoSharingAGpu(all);
         int otherHost = firstOnAnotherHostThan(all, rank);
         switch (asked) {
             case nccl:
                 if (noNccl >= 0) {
                     throw new BadInputException(TransportChoice.ENV + "=nccl: rank " + noNccl + " cannot use NCCL: "
                             + all[noNccl].ncclProblem() + "; use auto, shm or tcp");
+                }
+                if (sharing != null) {
+                    throw new BadInputException(TransportChoice.ENV + "=nccl: ranks " + sharing[0] + " and " + sharing[1]
+                            + " compute on the same GPU (" + all[sharing[0]].gpu() + " on "
+                            + hostName(all[sharing[0]].hostId()) + "): NCCL refuses two ranks on one GPU; "
+                            + "use auto, shm or tcp");
                 }
                 return TransportChoice.nccl;
             case shm:
@@ -69,7 +78,7 @@ final class TransportAgreement {
                 return TransportChoice.hierarchical;
             case auto:
             default:
-                if (noNccl < 0) {
+                if (noNccl < 0 && sharing == null) {
                     return TransportChoice.nccl;
                 }
                 if (otherHost < 0) {
@@ -97,6 +106,21 @@ final class TransportAgreement {
             }
         }
         return -1;
+    }
+
+    /** The first two ranks on one host with the same GPU, or null: NCCL needs a GPU of its own per rank. */
+    private static int[] firstTwoSharingAGpu(RankFacts[] all) {
+        Map<String, Integer> firstOnGpu = new HashMap<>();
+        for (int r = 0; r < all.length; r++) {
+            if (all[r].gpu() == null) {
+                continue;
+            }
+            Integer earlier = firstOnGpu.putIfAbsent(all[r].hostId() + "\n" + all[r].gpu(), r);
+            if (earlier != null) {
+                return new int[] {earlier, r};
+            }
+        }
+        return null;
     }
 
     private static int firstOnAnotherHostThan(RankFacts[] all, int rank) {

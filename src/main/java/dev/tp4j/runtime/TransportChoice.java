@@ -36,7 +36,8 @@ public enum TransportChoice {
 
     /**
      * Why this host's ranks cannot use NCCL, or null when they can: they compute on {@code backend}
-     * (resolved: cpu or cuda) with {@code localRanks} of them on this host.
+     * (resolved: cpu or cuda) with {@code localRanks} of them on this host. The launcher's check, which sees
+     * every GPU of the host; a worker may see only its own ({@link #ncclProblemOfOneRank}).
      */
     public static String ncclProblem(BackendChoice backend, CudaAvailability cuda, int localRanks) {
         if (backend != BackendChoice.cuda) {
@@ -50,6 +51,15 @@ public enum TransportChoice {
                     + (cuda.devices().size() == 1 ? "" : "s") + ": NCCL refuses two ranks on one GPU";
         }
         return null;
+    }
+
+    /**
+     * Why this one rank cannot use NCCL, or null when it can. Not whether its host's ranks outnumber the GPUs
+     * it sees: under {@code srun --gpus-per-task=1} each rank sees one GPU, its own, and the ranks compare
+     * their GPUs' UUIDs at the rendezvous instead ({@link TransportAgreement}).
+     */
+    public static String ncclProblemOfOneRank(BackendChoice backend, CudaAvailability cuda) {
+        return ncclProblem(backend, cuda, 1);
     }
 
     /**

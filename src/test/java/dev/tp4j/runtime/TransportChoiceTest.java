@@ -119,6 +119,45 @@ class TransportChoiceTest {
         assertEquals("host\nwith/new\nlines", back.hostId());
         assertEquals("a reason over two lines", back.ncclProblem());
         assertEquals(GPU_A, RankFacts.decode(GPU_A.encode()));
+        RankFacts withGpu = new RankFacts("host\nid", null, "GPU-01234567-89ab-cdef-0123-456789abcdef");
+        assertEquals(withGpu, RankFacts.decode(withGpu.encode()));
+    }
+
+    @Test
+    void ranksThatEachSeeOneGpuUseNcclWhenTheGpusDiffer() {
+        // srun --gpus-per-task=1: every rank sees one device numbered 0, its own; one rank alone has no problem.
+        assertNull(TransportChoice.ncclProblemOfOneRank(BackendChoice.cuda, ONE_GPU_NCCL));
+        RankFacts first = new RankFacts("a/boot", null, "GPU-0000000a");
+        RankFacts second = new RankFacts("a/boot", null, "GPU-0000000b");
+        assertEquals(TransportChoice.nccl, TransportAgreement.decide(TransportChoice.auto, 0, new RankFacts[] {first, second}));
+        assertEquals(TransportChoice.nccl, TransportAgreement.decide(TransportChoice.nccl, 1, new RankFacts[] {first, second}));
+        // The same GPU on two hosts is two GPUs.
+        RankFacts sameIdOtherHost = new RankFacts("b/boot", null, "GPU-0000000a");
+        assertEquals(TransportChoice.nccl,
+                TransportAgreement.decide(TransportChoice.auto, 0, new RankFacts[] {first, sameIdOtherHost}));
+    }
+
+    @Test
+    void ranksOnOneGpuAreRefusedNcclByName() {
+        RankFacts[] shared = {new RankFacts("a/boot", null, "GPU-0000000b"), new RankFacts("a/boot", null, "GPU-0000000a"),
+            new RankFacts("a/boot", null, "GPU-0000000b")};
+        assertEquals(TransportChoice.shm, TransportAgreement.decide(TransportChoice.auto, 1, shared));
+        BadInputException nccl = assertThrows(BadInputException.class,
+                () -> TransportAgreement.decide(TransportChoice.nccl, 1, shared));
+        assertEquals("TP4J_TRANSPORT=nccl: ranks 0 and 2 compute on the same GPU (GPU-0000000b on a (boot)): NCCL refuses"
+                + " two ranks on one GPU; use auto, shm or tcp", nccl.getMessage());
+    }
+
+    @Test
+    void aGpuIsNamedByItsUuidAsNvidiaSmiPrintsIt() {
+        byte[] bytes = new byte[16];
+        for (int i = 0; i < bytes.length; i++) {
+            bytes[i] = (byte) (0xf0 + i);
+        }
+        assertEquals("GPU-f0f1f2f3-f4f5-f6f7-f8f9-fafbfcfdfeff", CudaDeviceInfo.uuidText(bytes));
+        assertEquals("GPU-f0f1f2f3-f4f5-f6f7-f8f9-fafbfcfdfeff",
+                ProcessGroup.gpuIdentity(new CudaDeviceInfo(3, "gpu", 1, 9, 0, CudaDeviceInfo.uuidText(bytes))));
+        assertEquals("cuda:3", ProcessGroup.gpuIdentity(new CudaDeviceInfo(3, "gpu", 1, 9, 0)));
     }
 
     @Test

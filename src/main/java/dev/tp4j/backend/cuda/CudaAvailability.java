@@ -3,6 +3,7 @@ package dev.tp4j.backend.cuda;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
+import org.bytedeco.cuda.cudart.CUuuid_st;
 import org.bytedeco.cuda.cudart.cudaDeviceProp;
 import org.bytedeco.cuda.global.cublas;
 import org.bytedeco.cuda.global.cudart;
@@ -148,8 +149,14 @@ public final class CudaAvailability {
                         problem = "cudaGetDeviceProperties(" + i + ") failed: " + errorName(e);
                         break;
                     }
+                    // cudaUUID_t is CUuuid_st (16 bytes) in the headers; the presets map it opaque.
+                    CUuuid_st id = new CUuuid_st(p.uuid());
+                    byte[] uuid = new byte[16];
+                    for (int b = 0; b < uuid.length; b++) {
+                        uuid[b] = id.bytes(b);
+                    }
                     devices.add(new CudaDeviceInfo(i, p.name().getString().trim(), p.totalGlobalMem(),
-                            p.major(), p.minor()));
+                            p.major(), p.minor(), CudaDeviceInfo.uuidText(uuid)));
                 }
             }
         }
