@@ -4,9 +4,9 @@ import dev.tp4j.backend.Activation;
 import dev.tp4j.backend.Backend;
 import dev.tp4j.comm.Communicator;
 import dev.tp4j.io.ModelDirectory;
-import dev.tp4j.nn.ColumnParallelLinear;
 import dev.tp4j.nn.DecoderLayer;
 import dev.tp4j.nn.KvCache;
+import dev.tp4j.nn.MergedColumnParallelLinear;
 import dev.tp4j.nn.ParallelAttention;
 import dev.tp4j.nn.ParallelLmHead;
 import dev.tp4j.nn.ParallelMlp;
@@ -175,17 +175,24 @@ public final class DecoderModel implements AutoCloseable {
                             columns(DecoderLayout.layer(i, "self_attn.o_proj.weight"), q0, qn),
                             config.outputBias() ? whole(DecoderLayout.layer(i, "self_attn.o_proj.bias")) : null,
                             (long) config.numHeads() * d, true);
+                    // q, k and v of this rank's heads stacked into one weight: one GEMM per token instead of three.
+                    String q = DecoderLayout.layer(i, "self_attn.q_proj");
+                    String k = DecoderLayout.layer(i, "self_attn.k_proj");
+                    String v = DecoderLayout.layer(i, "self_attn.v_proj");
                     ParallelAttention attention = new ParallelAttention(backend,
-                            rows(DecoderLayout.layer(i, "self_attn.q_proj.weight"), q0, qn),
-                            config.qkvBias() ? rows(DecoderLayout.layer(i, "self_attn.q_proj.bias"), q0, qn) : null,
-                            rows(DecoderLayout.layer(i, "self_attn.k_proj.weight"), kv0, kvn),
-                            config.qkvBias() ? rows(DecoderLayout.layer(i, "self_attn.k_proj.bias"), kv0, kvn) : null,
-                            rows(DecoderLayout.layer(i, "self_attn.v_proj.weight"), kv0, kvn),
-                            config.qkvBias() ? rows(DecoderLayout.layer(i, "self_attn.v_proj.bias"), kv0, kvn) : null,
-                            o, d, invFreq);
+                            stacked(".weight", new Rows(q, q0, qn), new Rows(k, kv0, kvn), new Rows(v, kv0, kvn)),
+                            config.qkvBias() ? stacked(".bias", new Rows(q, q0, qn), new Rows(k, kv0, kvn),
+                                    new Rows(v, kv0, kvn)) : null,
+                            Math.toIntExact(qn), o, d, invFreq);
+                    // gate and up likewise: one GEMM streams both.
+                    String gate = DecoderLayout.layer(i, "mlp.gate_proj");
+                    String up = DecoderLayout.layer(i, "mlp.up_proj");
+                    Rows gateRows = new Rows(gate, ffn.offset(rank), ffn.count(rank));
+                    Rows upRows = new Rows(up, ffn.offset(rank), ffn.count(rank));
                     ParallelMlp mlp = new ParallelMlp(backend,
-                            column(DecoderLayout.layer(i, "mlp.up_proj"), ffn),
-                            column(DecoderLayout.layer(i, "mlp.gate_proj"), ffn),
+                            new MergedColumnParallelLinear(backend, comm, stacked(".weight", gateRows, upRows),
+                                    config.mlpBias() ? stacked(".bias", gateRows, upRows) : null,
+                                    config.intermediateSize(), config.intermediateSize()),
                             new RowParallelLinear(backend, comm,
                                     columns(DecoderLayout.layer(i, "mlp.down_proj.weight"), ffn.offset(rank), ffn.count(rank)),
                                     config.mlpBias() ? whole(DecoderLayout.layer(i, "mlp.down_proj.bias")) : null,
@@ -213,11 +220,37 @@ public final class DecoderModel implements AutoCloseable {
             }
         }
 
-        private ColumnParallelLinear column(String prefix, Partition outputs) {
-            int rank = comm.rank();
-            Tensor w = rows(prefix + ".weight", outputs.offset(rank), outputs.count(rank));
-            Tensor b = config.mlpBias() ? rows(prefix + ".bias", outputs.offset(rank), outputs.count(rank)) : null;
-            return new ColumnParallelLinear(backend, comm, w, b, outputs.size(), false);
+        /** Rows {@code [first, first + count)} of the tensor {@code prefix + suffix}. */
+        private record Rows(String prefix, long first, long count) {
+        }
+
+        /**
+         * The rows of several tensors ({@code prefix + suffix} each) read one after the other into one tensor:
+         * the stacked shard of a merged layer, each part decoded straight into its place.
+         */
+        private Tensor stacked(String suffix, Rows... parts) {
+            Shape first = dir.info(parts[0].prefix() + suffix).shape();
+            long cols = first.rank() == 1 ? 1 : first.dim(1);
+            long total = 0;
+            for (Rows p : parts) {
+                total += p.count();
+            }
+            Tensor host = Tensor.allocateHostUninitialized(first.rank() == 1 ? Shape.of(total) : Shape.of(total, cols),
+                    DType.F32);
+            try {
+                long row = 0;
+                for (Rows p : parts) {
+                    String name = p.prefix() + suffix;
+                    Tensor block = host.slice(row * cols, p.count() * cols);
+                    dir.file(name).readRowsInto(name, p.first(),
+                            first.rank() == 1 ? block : block.view(Shape.of(p.count(), cols)));
+                    row += p.count();
+                }
+            } catch (RuntimeException | Error e) {
+                host.close();
+                throw e;
+            }
+            return adopt(host);
         }
 
         private Tensor rows(String name, long first, long count) {
