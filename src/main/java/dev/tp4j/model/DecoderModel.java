@@ -104,6 +104,24 @@ public final class DecoderModel implements AutoCloseable {
         return weightBytes;
     }
 
+    /**
+     * Bytes one decode step must read from memory on this rank, attending over {@code positions} positions:
+     * every weight once, except the embedding table, of which the lookup reads one row (a head tied to the
+     * table reads all of it, counted once), and the KV caches up to {@code positions}. What a weight-bound
+     * step streams; the bound of a decode step is this over the memory bandwidth.
+     */
+    public long decodeBytesPerToken(int positions) {
+        long bytes = weightBytes;
+        if (!config.tieWordEmbeddings()) {
+            Tensor table = embedding.weight();
+            bytes -= table.byteSize() - table.byteSize() / Math.max(1, table.rows());
+        }
+        for (KvCache cache : caches) {
+            bytes += cache.bytes(positions);
+        }
+        return bytes;
+    }
+
     /** Bytes of this rank's KV caches. */
     public long cacheBytes() {
         return caches.stream().mapToLong(KvCache::bytes).sum();
