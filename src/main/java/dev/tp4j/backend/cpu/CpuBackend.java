@@ -251,7 +251,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void close() {
-        // Host tensors are owned and freed by their holders; nothing backend-wide to release.
+        // Host tensors are owned and freed by their holders; only the kernels' scratch is the backend's.
+        kernels.close();
     }
 
     private static void broadcastRows(Tensor bias, Tensor y) {
