@@ -78,7 +78,9 @@ public interface Backend extends AutoCloseable {
 
     // The operations of a decoder model beyond the MLP (embedding, RMSNorm, rotary embedding, attention,
     // residual add). CPU and GPU ranks have them; a backend without them says so, and `generate` refuses
-    // such a backend before loading anything.
+    // such a backend before loading anything. Their 2-D arguments may be column windows of a wider tensor
+    // (row stride > columns): q, k and v are windows of the one fused q/k/v output, gate and up of the fused
+    // gate/up output.
 
     /**
      * {@code out[t, :] ← table[ids[t] − firstId, :]} where that row is in {@code table [rows, hidden]}, else

@@ -4,9 +4,9 @@ import dev.tp4j.backend.Activation;
 import dev.tp4j.backend.Backend;
 import dev.tp4j.comm.Communicator;
 import dev.tp4j.io.ModelDirectory;
-import dev.tp4j.nn.ColumnParallelLinear;
 import dev.tp4j.nn.DecoderLayer;
 import dev.tp4j.nn.KvCache;
+import dev.tp4j.nn.MergedColumnParallelLinear;
 import dev.tp4j.nn.ParallelAttention;
 import dev.tp4j.nn.ParallelLmHead;
 import dev.tp4j.nn.ParallelMlp;
@@ -114,6 +114,24 @@ public final class DecoderModel implements AutoCloseable {
         return weightBytes;
     }
 
+    /**
+     * Bytes one decode step must read from memory on this rank, attending over {@code positions} positions:
+     * every weight once, except the embedding table, of which the lookup reads one row (a head tied to the
+     * table reads all of it, counted once), and the KV caches up to {@code positions}. What a weight-bound
+     * step streams; the bound of a decode step is this over the memory bandwidth.
+     */
+    public long decodeBytesPerToken(int positions) {
+        long bytes = weightBytes;
+        if (!config.tieWordEmbeddings()) {
+            Tensor table = embedding.weight();
+            bytes -= table.byteSize() - table.byteSize() / Math.max(1, table.rows());
+        }
+        for (KvCache cache : caches) {
+            bytes += cache.bytes(positions);
+        }
+        return bytes;
+    }
+
     /** Bytes of this rank's KV caches. */
     public long cacheBytes() {
         return caches.stream().mapToLong(KvCache::bytes).sum();
@@ -187,17 +205,24 @@ public final class DecoderModel implements AutoCloseable {
                             matrixColumns(DecoderLayout.layer(i, "self_attn.o_proj.weight"), q0, qn),
                             config.outputBias() ? whole(DecoderLayout.layer(i, "self_attn.o_proj.bias")) : null,
                             (long) config.numHeads() * d, true);
+                    // q, k and v of this rank's heads stacked into one weight: one GEMM per token instead of three.
+                    String q = DecoderLayout.layer(i, "self_attn.q_proj");
+                    String k = DecoderLayout.layer(i, "self_attn.k_proj");
+                    String v = DecoderLayout.layer(i, "self_attn.v_proj");
                     ParallelAttention attention = new ParallelAttention(backend,
-                            matrixRows(DecoderLayout.layer(i, "self_attn.q_proj.weight"), q0, qn),
-                            config.qkvBias() ? rows(DecoderLayout.layer(i, "self_attn.q_proj.bias"), q0, qn) : null,
-                            matrixRows(DecoderLayout.layer(i, "self_attn.k_proj.weight"), kv0, kvn),
-                            config.qkvBias() ? rows(DecoderLayout.layer(i, "self_attn.k_proj.bias"), kv0, kvn) : null,
-                            matrixRows(DecoderLayout.layer(i, "self_attn.v_proj.weight"), kv0, kvn),
-                            config.qkvBias() ? rows(DecoderLayout.layer(i, "self_attn.v_proj.bias"), kv0, kvn) : null,
-                            o, d, invFreq);
+                            stackedMatrix(new Rows(q, q0, qn), new Rows(k, kv0, kvn), new Rows(v, kv0, kvn)),
+                            config.qkvBias() ? stackedBias(new Rows(q, q0, qn), new Rows(k, kv0, kvn),
+                                    new Rows(v, kv0, kvn)) : null,
+                            Math.toIntExact(qn), o, d, invFreq);
+                    // gate and up likewise: one GEMM streams both.
+                    String gate = DecoderLayout.layer(i, "mlp.gate_proj");
+                    String up = DecoderLayout.layer(i, "mlp.up_proj");
+                    Rows gateRows = new Rows(gate, ffn.offset(rank), ffn.count(rank));
+                    Rows upRows = new Rows(up, ffn.offset(rank), ffn.count(rank));
                     ParallelMlp mlp = new ParallelMlp(backend,
-                            column(DecoderLayout.layer(i, "mlp.up_proj"), ffn),
-                            column(DecoderLayout.layer(i, "mlp.gate_proj"), ffn),
+                            new MergedColumnParallelLinear(backend, comm, stackedMatrix(gateRows, upRows),
+                                    config.mlpBias() ? stackedBias(gateRows, upRows) : null,
+                                    config.intermediateSize(), config.intermediateSize()),
                             new RowParallelLinear(backend, comm,
                                     matrixColumns(DecoderLayout.layer(i, "mlp.down_proj.weight"), ffn.offset(rank), ffn.count(rank)),
                                     config.mlpBias() ? whole(DecoderLayout.layer(i, "mlp.down_proj.bias")) : null,
@@ -225,11 +250,46 @@ public final class DecoderModel implements AutoCloseable {
             }
         }
 
-        private ColumnParallelLinear column(String prefix, Partition outputs) {
-            int rank = comm.rank();
-            Tensor w = matrixRows(prefix + ".weight", outputs.offset(rank), outputs.count(rank));
-            Tensor b = config.mlpBias() ? rows(prefix + ".bias", outputs.offset(rank), outputs.count(rank)) : null;
-            return new ColumnParallelLinear(backend, comm, w, b, outputs.size(), false);
+        /** Rows {@code [first, first + count)} of the tensor {@code prefix + suffix}. */
+        private record Rows(String prefix, long first, long count) {
+        }
+
+        /**
+         * The rows of several tensors ({@code prefix + suffix} each) read one after the other into one tensor:
+         * the stacked shard of a merged layer, each part decoded straight into its place.
+         */
+        private Tensor stackedMatrix(Rows... parts) {
+            return keep(backend.adoptWeight(stackedOnHost(".weight", parts), weights));
+        }
+
+        /** As {@link #stackedMatrix}, for the parts' biases (kept in F32, as every bias is). */
+        private Tensor stackedBias(Rows... parts) {
+            return adopt(stackedOnHost(".bias", parts));
+        }
+
+        private Tensor stackedOnHost(String suffix, Rows... parts) {
+            Shape first = dir.info(parts[0].prefix() + suffix).shape();
+            long cols = first.rank() == 1 ? 1 : first.dim(1);
+            long total = 0;
+            for (Rows p : parts) {
+                total += p.count();
+            }
+            Tensor host = Tensor.allocateHostUninitialized(first.rank() == 1 ? Shape.of(total) : Shape.of(total, cols),
+                    DType.F32);
+            try {
+                long row = 0;
+                for (Rows p : parts) {
+                    String name = p.prefix() + suffix;
+                    Tensor block = host.slice(row * cols, p.count() * cols);
+                    dir.file(name).readRowsInto(name, p.first(),
+                            first.rank() == 1 ? block : block.view(Shape.of(p.count(), cols)));
+                    row += p.count();
+                }
+            } catch (RuntimeException | Error e) {
+                host.close();
+                throw e;
+            }
+            return host;
         }
 
         /** Rows of a weight matrix, kept in the model's weight dtype. */

@@ -50,6 +50,11 @@ public final class KvCache implements AutoCloseable {
         return keys.byteSize() + values.byteSize();
     }
 
+    /** Bytes of the keys and values of the first {@code positions} positions: what attention over them reads. */
+    public long bytes(int positions) {
+        return 2L * positions * keys.cols() * keys.dtype().byteSize();
+    }
+
     private static Tensor rows(Tensor t, int first, int count) {
         return t.slice((long) first * t.cols(), (long) count * t.cols()).view(Shape.of(count, t.cols()));
     }

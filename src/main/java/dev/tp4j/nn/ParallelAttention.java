@@ -14,45 +14,49 @@ import dev.tp4j.tensor.Tensor;
  *   C_r = softmax(rope(Q_r)·rope(K_r)ᵀ / √d + causal mask) · V_r                   (its heads, its KV cache)
  *   Y   = Σ_r C_r·Wo[:, r]ᵀ + bo                                                   (row-parallel: one all_reduce)
  * </pre>
+ * The rank's q, k and v rows are stacked into one weight {@code [Wq[r]; Wk[r]; Wv[r]]} (vLLM's
+ * {@code QKVParallelLinear}): one GEMM gives {@code [Q_r | K_r | V_r]}, and Q_r, K_r, V_r are its column
+ * windows. The same products as three layers; one call streams the three weights.
  */
 public final class ParallelAttention implements AutoCloseable {
     private final Backend backend;
-    private final Tensor wq;
-    private final Tensor bq;
-    private final Tensor wk;
-    private final Tensor bk;
-    private final Tensor wv;
-    private final Tensor bv;
+    private final Tensor wqkv;
+    private final Tensor bqkv;
+    private final int queryWidth;
+    private final int kvWidth;
     private final RowParallelLinear output;
     private final int headDim;
     private final float[] invFreq;
     private final float scale;
+    private Tensor qkv;
     private Tensor q;
     private Tensor k;
     private Tensor v;
     private Tensor context;
 
     /**
-     * @param wq      this rank's query heads' rows {@code [queryHeads·headDim, hidden]}; {@code bq} its bias or null
-     * @param wk      its kv heads' rows {@code [kvHeads·headDim, hidden]}; likewise {@code wv}, biases or null
-     * @param output  the row-parallel o_proj over the query heads' columns
-     * @param invFreq the rotary frequencies, {@code headDim / 2} of them
+     * @param wqkv       this rank's query heads' rows {@code [queryWidth, hidden]}, then its kv heads' key rows and
+     *                   value rows {@code [kvWidth, hidden]} each, stacked: {@code [queryWidth + 2·kvWidth, hidden]}
+     * @param bqkv       their biases stacked the same way, or null
+     * @param queryWidth {@code queryHeads·headDim} of this rank
+     * @param output     the row-parallel o_proj over the query heads' columns
+     * @param invFreq    the rotary frequencies, {@code headDim / 2} of them
      */
-    public ParallelAttention(Backend backend, Tensor wq, Tensor bq, Tensor wk, Tensor bk, Tensor wv, Tensor bv,
-                             RowParallelLinear output, int headDim, float[] invFreq) {
-        if (wq.rows() % headDim != 0 || wk.rows() % headDim != 0 || wv.rows() != wk.rows()
-                || (wq.rows() / headDim) % (wk.rows() / headDim) != 0 || output.weight().cols() != wq.rows()
-                || invFreq.length != headDim / 2) {
-            throw new IllegalArgumentException("attention shards do not fit: q " + wq.shape() + ", k " + wk.shape()
-                    + ", v " + wv.shape() + ", o " + output.weight().shape() + ", head_dim " + headDim);
+    public ParallelAttention(Backend backend, Tensor wqkv, Tensor bqkv, int queryWidth, RowParallelLinear output,
+                             int headDim, float[] invFreq) {
+        int kvRows = wqkv.rows() - queryWidth;
+        if (queryWidth <= 0 || kvRows <= 0 || kvRows % 2 != 0 || queryWidth % headDim != 0
+                || (kvRows / 2) % headDim != 0 || (queryWidth / headDim) % (kvRows / 2 / headDim) != 0
+                || output.weight().cols() != queryWidth || invFreq.length != headDim / 2
+                || (bqkv != null && bqkv.numel() != wqkv.rows())) {
+            throw new IllegalArgumentException("attention shards do not fit: qkv " + wqkv.shape() + " with "
+                    + queryWidth + " query rows, o " + output.weight().shape() + ", head_dim " + headDim);
         }
         this.backend = backend;
-        this.wq = wq;
-        this.bq = bq;
-        this.wk = wk;
-        this.bk = bk;
-        this.wv = wv;
-        this.bv = bv;
+        this.wqkv = wqkv;
+        this.bqkv = bqkv;
+        this.queryWidth = queryWidth;
+        this.kvWidth = kvRows / 2;
         this.output = output;
         this.headDim = headDim;
         this.invFreq = invFreq.clone();
@@ -65,9 +69,7 @@ public final class ParallelAttention implements AutoCloseable {
      */
     public void forward(Tensor x, int position, KvCache cache, Tensor y) {
         ensureWorkspace(x.rows());
-        backend.linear(x, wq, bq, q);
-        backend.linear(x, wk, bk, k);
-        backend.linear(x, wv, bv, v);
+        backend.linear(x, wqkv, bqkv, qkv);
         backend.rotary(q, headDim, invFreq, position);
         backend.rotary(k, headDim, invFreq, position);
         cache.append(k, v, position);
@@ -77,36 +79,34 @@ public final class ParallelAttention implements AutoCloseable {
 
     /** Width of this rank's keys (and values): what its KV cache holds per position. */
     public int kvWidth() {
-        return wk.rows();
+        return kvWidth;
     }
 
     /** Bytes of the weights this rank holds. */
     public long weightBytes() {
-        long bytes = wq.byteSize() + wk.byteSize() + wv.byteSize() + output.weight().byteSize();
-        for (Tensor b : new Tensor[] {bq, bk, bv}) {
-            bytes += b == null ? 0 : b.byteSize();
-        }
-        return bytes;
+        return wqkv.byteSize() + (bqkv == null ? 0 : bqkv.byteSize()) + output.weight().byteSize();
     }
 
     private void ensureWorkspace(int tokens) {
-        if (q != null && q.rows() == tokens) {
+        if (qkv != null && qkv.rows() == tokens) {
             return;
         }
         releaseWorkspace();
-        q = backend.allocate(Shape.of(tokens, wq.rows()), DType.F32);
-        k = backend.allocate(Shape.of(tokens, wk.rows()), DType.F32);
-        v = backend.allocate(Shape.of(tokens, wv.rows()), DType.F32);
-        context = backend.allocate(Shape.of(tokens, wq.rows()), DType.F32);
+        qkv = backend.allocate(Shape.of(tokens, wqkv.rows()), DType.F32);
+        q = qkv.narrowColumns(0, queryWidth);
+        k = qkv.narrowColumns(queryWidth, kvWidth);
+        v = qkv.narrowColumns(queryWidth + kvWidth, kvWidth);
+        context = backend.allocate(Shape.of(tokens, queryWidth), DType.F32);
     }
 
     private void releaseWorkspace() {
-        for (Tensor t : new Tensor[] {q, k, v, context}) {
+        // q, k and v are views of qkv: they own nothing.
+        for (Tensor t : new Tensor[] {qkv, context}) {
             if (t != null) {
                 t.close();
             }
         }
-        q = k = v = context = null;
+        qkv = q = k = v = context = null;
     }
 
     @Override

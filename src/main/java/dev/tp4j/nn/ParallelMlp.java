@@ -7,19 +7,25 @@ import dev.tp4j.tensor.Tensor;
 /**
  * Megatron's MLP: column-parallel up-projection, the activation on each rank's own columns, then the
  * row-parallel down-projection — exactly one all_reduce per forward. The gated form (Llama's SwiGLU)
- * adds a column-parallel gate: {@code h = act(X·Gᵀ) ⊙ (X·Uᵀ)}.
+ * adds a column-parallel gate: {@code h = act(X·Gᵀ) ⊙ (X·Uᵀ)}; its gate and up are two layers, or one
+ * {@link MergedColumnParallelLinear} (the same shards stacked: one GEMM streams both).
  *
  * <p>The hidden activations live in workspace tensors kept between calls, so repeated forwards with
  * the same token count allocate no native memory.
  */
 public final class ParallelMlp implements AutoCloseable {
+    private static final int GATE = 0;
+    private static final int UP = 1;
+
     private final Backend backend;
     private final ColumnParallelLinear up;
     private final ColumnParallelLinear gate;
+    private final MergedColumnParallelLinear gateUp;
     private final RowParallelLinear down;
     private final Activation activation;
     private Tensor upOut;
     private Tensor gateOut;
+    private Tensor gateUpOut;
 
     /** @param gate the gate projection, or null for the plain {@code down(act(up(x)))} form */
     public ParallelMlp(Backend backend, ColumnParallelLinear up, ColumnParallelLinear gate,
@@ -35,12 +41,29 @@ public final class ParallelMlp implements AutoCloseable {
         this.backend = backend;
         this.up = up;
         this.gate = gate;
+        this.gateUp = null;
+        this.down = down;
+        this.activation = activation;
+    }
+
+    /** The gated form with gate and up merged: part 0 of {@code gateUp} is the gate, part 1 the up-projection. */
+    public ParallelMlp(Backend backend, MergedColumnParallelLinear gateUp, RowParallelLinear down,
+                       Activation activation) {
+        if (gateUp.localOutFeatures(GATE) != gateUp.localOutFeatures(UP)
+                || gateUp.localOutFeatures(UP) != down.weight().cols()) {
+            throw new IllegalArgumentException("gate gives " + gateUp.localOutFeatures(GATE) + " and up "
+                    + gateUp.localOutFeatures(UP) + " features per rank, down-projection takes " + down.weight().cols());
+        }
+        this.backend = backend;
+        this.up = null;
+        this.gate = null;
+        this.gateUp = gateUp;
         this.down = down;
         this.activation = activation;
     }
 
     public boolean isGated() {
-        return gate != null;
+        return gate != null || gateUp != null;
     }
 
     public Activation activation() {
@@ -49,7 +72,7 @@ public final class ParallelMlp implements AutoCloseable {
 
     /** This rank's shard of the up-projection weight. */
     public Tensor upWeight() {
-        return up.weight();
+        return gateUp != null ? gateUp.partWeight(UP) : up.weight();
     }
 
     /** This rank's shard of the down-projection weight. */
@@ -65,6 +88,12 @@ public final class ParallelMlp implements AutoCloseable {
 
     public void forward(Tensor x, Tensor y) {
         ensureWorkspace(x.rows());
+        if (gateUp != null) {
+            gateUp.forward(x, gateUpOut);
+            backend.gatedActivate(activation, gateOut, upOut);
+            down.forward(gateOut, y);
+            return;
+        }
         up.forward(x, upOut);
         if (gate == null) {
             backend.activate(activation, upOut);
@@ -81,6 +110,12 @@ public final class ParallelMlp implements AutoCloseable {
             return;
         }
         releaseWorkspace();
+        if (gateUp != null) {
+            gateUpOut = gateUp.allocateOutput(tokens);
+            gateOut = gateUp.part(gateUpOut, GATE);
+            upOut = gateUp.part(gateUpOut, UP);
+            return;
+        }
         upOut = up.allocateOutput(tokens);
         if (gate != null) {
             gateOut = gate.allocateOutput(tokens);
@@ -88,23 +123,26 @@ public final class ParallelMlp implements AutoCloseable {
     }
 
     private void releaseWorkspace() {
-        if (upOut != null) {
-            upOut.close();
-            upOut = null;
+        // Views of gateUpOut (the merged form) own nothing; closing them is harmless.
+        for (Tensor t : new Tensor[] {upOut, gateOut, gateUpOut}) {
+            if (t != null) {
+                t.close();
+            }
         }
-        if (gateOut != null) {
-            gateOut.close();
-            gateOut = null;
-        }
+        upOut = gateOut = gateUpOut = null;
     }
 
     /** Releases the workspaces of the MLP and of its layers; the weights stay with whoever loaded them. */
     @Override
     public void close() {
         releaseWorkspace();
-        up.close();
-        if (gate != null) {
-            gate.close();
+        if (gateUp != null) {
+            gateUp.close();
+        } else {
+            up.close();
+            if (gate != null) {
+                gate.close();
+            }
         }
         down.close();
     }

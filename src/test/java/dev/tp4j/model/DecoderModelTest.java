@@ -157,6 +157,28 @@ class DecoderModelTest {
         }
     }
 
+    @ParameterizedTest(name = "tied={0}")
+    @CsvSource({"false", "true"})
+    void aDecodeStepReadsEveryWeightButTheEmbeddingTableAndTheCacheSoFar(boolean tied) throws Exception {
+        Path model = RandomModels.write(dir.resolve("bytes-" + tied), RandomModels.Spec.llama(8, 2, 101).tied(tied));
+        InMemoryGroup.run(1, comm -> {
+            try (CpuBackend backend = new CpuBackend(1); ModelDirectory d = ModelDirectory.open(model)) {
+                ModelConfig c = ModelConfig.read(d);
+                try (DecoderModel m = DecoderModel.load(d, c, backend, comm, 16)) {
+                    long table = (long) c.vocabSize() * c.hiddenSize();
+                    // Untied: the lookup reads one row of the table, the head all of its own. Tied: the head
+                    // reads the one table, the lookup a row of it again (already counted).
+                    long weights = tied ? c.parameterCount() : c.parameterCount() - table + c.hiddenSize();
+                    int positions = 11;
+                    long cache = (long) c.numLayers() * positions * 2 * c.numKvHeads() * c.headDim();
+                    assertEquals(Float.BYTES * (weights + cache), m.decodeBytesPerToken(positions));
+                    assertEquals(Float.BYTES * c.parameterCount(), m.weightBytes(), "what the rank holds");
+                }
+            }
+            return null;
+        });
+    }
+
     private static float[] promptLogits(Path model, int tp) throws Exception {
         return InMemoryGroup.run(tp, comm -> {
             try (CpuBackend backend = new CpuBackend(1); ModelDirectory d = ModelDirectory.open(model)) {

@@ -28,6 +28,7 @@ public final class CpuBackend implements Backend {
      */
     private final float[] chunk = new float[4096];
     private final float[] chunkB = new float[4096];
+    private final DecoderKernels kernels = new DecoderKernels();
 
     /** @param threads OpenBLAS threads for this rank: the cores divided among the ranks on this host */
     public CpuBackend(int threads) {
@@ -189,28 +190,28 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void embedding(Tensor table, int[] ids, long firstId, Tensor out) {
-        DecoderKernels.embedding(table, ids, firstId, out);
+        kernels.embedding(table, ids, firstId, out);
     }
 
     @Override
     public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor y) {
-        DecoderKernels.rmsNorm(x, weight, eps, y);
+        kernels.rmsNorm(x, weight, eps, y);
     }
 
     @Override
     public void rotary(Tensor x, int headDim, float[] invFreq, int firstPosition) {
-        DecoderKernels.rotary(x, headDim, invFreq, firstPosition);
+        kernels.rotary(x, headDim, invFreq, firstPosition);
     }
 
     @Override
     public void attention(Tensor q, Tensor keys, Tensor values, int headDim, int firstPosition, float scale,
                           Tensor out) {
-        DecoderKernels.attention(q, keys, values, headDim, firstPosition, scale, out);
+        kernels.attention(q, keys, values, headDim, firstPosition, scale, out);
     }
 
     @Override
     public void add(Tensor a, Tensor b) {
-        DecoderKernels.add(a, b);
+        kernels.add(a, b);
     }
 
     /**
@@ -250,7 +251,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void close() {
-        // Host tensors are owned and freed by their holders; nothing backend-wide to release.
+        // Host tensors are owned and freed by their holders; only the kernels' scratch is the backend's.
+        kernels.close();
     }
 
     private static void broadcastRows(Tensor bias, Tensor y) {

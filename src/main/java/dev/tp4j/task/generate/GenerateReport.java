@@ -40,9 +40,12 @@ public record GenerateReport(boolean passed, int worldSize, String backend, Stri
      * @param weightBytes the weights it holds in memory (F32 on CPU ranks)
      * @param storedBytes the checkpoint bytes it read (only its own)
      * @param cacheBytes  its KV cache, preallocated for prompt + new tokens
+     * @param decodeBytesPerToken what one decode step reads from memory (at the mean decode position): every
+     *                    weight but the embedding table (one row of it), and the KV cache so far
      * @param memoryGigabytesPerSecond with --bandwidth: what it read from memory per second, all ranks at once
      */
-    public record Rank(int rank, long weightBytes, long storedBytes, long cacheBytes, double loadSeconds,
+    public record Rank(int rank, long weightBytes, long storedBytes, long cacheBytes, long decodeBytesPerToken,
+                       double loadSeconds,
                        long collectivesPerDecodeStep,
                        @JsonInclude(JsonInclude.Include.NON_NULL) Double memoryGigabytesPerSecond) {
     }

@@ -29,9 +29,10 @@ public final class GenerateReportText {
         out.printf(Locale.ROOT, "Load %.3f s; prefill %.2f ms; decode %.2f ms/token over %d steps (%.1f tokens/s)%n",
                 r.loadSeconds(), r.prefillMs(), r.decodeMsPerToken(), r.decodeSteps(), r.tokensPerSecond());
         if (r.decodeBoundMs() != null) {
-            out.printf(Locale.ROOT, "  decode bound: %.2f ms/token (each rank reads its weights once per token at its "
-                    + "measured bandwidth: %s); decode is %.2fx the bound%n", r.decodeBoundMs(),
-                    r.ranks().stream().map(k -> String.format(Locale.ROOT, "%.1f GB/s", k.memoryGigabytesPerSecond()))
+            out.printf(Locale.ROOT, "  decode bound: %.2f ms/token (each rank reads every weight but the embedding "
+                    + "table, and its KV cache, once per token: %s); decode is %.2fx the bound%n", r.decodeBoundMs(),
+                    r.ranks().stream().map(k -> String.format(Locale.ROOT, "%s at %.1f GB/s",
+                            TrafficReport.bytes(k.decodeBytesPerToken()), k.memoryGigabytesPerSecond()))
                             .collect(Collectors.joining(", ")), r.decodeMsPerToken() / r.decodeBoundMs());
         }
         out.println("Collectives per decode step: " + (r.collectivesPerDecodeStep().isEmpty() ? "none"

@@ -135,8 +135,11 @@ public final class GenerateRun {
                 comm.barrier(); // together: the ranks share the memory bus, as they do while decoding
                 bandwidth = Math.round(backend.streamBytesPerSecond(BANDWIDTH_PROBE_BYTES));
             }
+            // A decode step attends over the prompt and the tokens so far: on average half the new ones.
+            int meanPositions = prompt.length + (outcome.decodeSteps() + 1) / 2;
             long[][] perRank = Exchange.allGatherLongs(comm, backend, new long[] {model.weightBytes(), storedBytes,
-                    model.cacheBytes(), loadNanos, collectivesPerStep, bandwidth});
+                    model.cacheBytes(), loadNanos, collectivesPerStep, bandwidth,
+                    model.decodeBytesPerToken(meanPositions)});
             GenerateReport.Verification verification = null;
             boolean passed = true;
             if (options.verify()) {
@@ -196,10 +199,10 @@ public final class GenerateRun {
         for (int r = 0; r < perRank.length; r++) {
             long[] v = perRank[r];
             Double gbps = options.measureBandwidth() && v[5] > 0 ? v[5] / 1e9 : null;
-            ranks.add(new GenerateReport.Rank(r, v[0], v[1], v[2], v[3] / 1e9, v[4], gbps));
+            ranks.add(new GenerateReport.Rank(r, v[0], v[1], v[2], v[6], v[3] / 1e9, v[4], gbps));
             loadSeconds = Math.max(loadSeconds, v[3] / 1e9);
             if (gbps != null) {
-                boundMs = Math.max(boundMs == null ? 0 : boundMs, v[0] / (double) v[5] * 1e3);
+                boundMs = Math.max(boundMs == null ? 0 : boundMs, v[6] / (double) v[5] * 1e3);
             }
         }
         List<GenerateReport.StepCollectives> perStep = new ArrayList<>();
