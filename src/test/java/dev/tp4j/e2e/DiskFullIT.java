@@ -3,17 +3,9 @@ package dev.tp4j.e2e;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.tp4j.io.SafetensorsWriter;
-import dev.tp4j.tensor.Shape;
-import dev.tp4j.tensor.Tensor;
 import java.io.IOException;
-import java.io.RandomAccessFile;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
@@ -46,22 +38,7 @@ class DiskFullIT {
     @Test
     void anOutputOnAFullDiskIsOneLineNamingTheFileAndLeavesNothing() throws Exception {
         Assumptions.assumeTrue(unshareWorks(), "unshare -Urm (user and mount namespaces) is not available here");
-        float[] w = new float[HIDDEN * HIDDEN];
-        Arrays.fill(w, 0.125f);
-        new SafetensorsWriter()
-                .add("mlp.up.weight", Tensor.hostOf(Shape.of(HIDDEN, HIDDEN), w))
-                .add("mlp.down.weight", Tensor.hostOf(Shape.of(HIDDEN, HIDDEN), w.clone()))
-                .write(dir.resolve("ck.safetensors"));
-        long bytes = TOKENS * HIDDEN * 4;
-        byte[] json = ("{\"input\":{\"dtype\":\"F32\",\"shape\":[" + TOKENS + "," + HIDDEN + "],\"data_offsets\":[0,"
-                + bytes + "]}}").getBytes(StandardCharsets.UTF_8);
-        byte[] header = Arrays.copyOf(json, (json.length + 7) / 8 * 8);
-        Arrays.fill(header, json.length, header.length, (byte) ' ');
-        try (RandomAccessFile f = new RandomAccessFile(dir.resolve("in.safetensors").toFile(), "rw")) {
-            f.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).array());
-            f.write(header);
-            f.setLength(8 + header.length + bytes);
-        }
+        LargeOutputMlp.write(dir, HIDDEN, TOKENS);
         Path full = Files.createDirectory(dir.resolve("full"));
         Path out = full.resolve("out.safetensors");
         String script = "mount -t tmpfs -o size=1m tmpfs \"$1\" || exit 99; shift; \"$@\"; rc=$?; "

@@ -4,19 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.tp4j.io.SafetensorsWriter;
-import dev.tp4j.tensor.Shape;
-import dev.tp4j.tensor.Tensor;
 import dev.tp4j.testutil.Poll;
 import java.io.IOException;
-import java.io.RandomAccessFile;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -41,26 +33,6 @@ class InterruptedWriteIT {
     @AfterEach
     void noStragglers() {
         ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly);
-    }
-
-    /** A tiny MLP (hidden 8, ffn 8) and an input of zeros, sparse on disk, whose output is 256 MiB. */
-    private void writeFiles() throws IOException {
-        float[] up = new float[HIDDEN * HIDDEN];
-        Arrays.fill(up, 0.125f);
-        new SafetensorsWriter()
-                .add("mlp.up.weight", Tensor.hostOf(Shape.of(HIDDEN, HIDDEN), up))
-                .add("mlp.down.weight", Tensor.hostOf(Shape.of(HIDDEN, HIDDEN), up.clone()))
-                .write(dir.resolve("ck.safetensors"));
-        long bytes = TOKENS * HIDDEN * 4;
-        byte[] json = ("{\"input\":{\"dtype\":\"F32\",\"shape\":[" + TOKENS + "," + HIDDEN + "],\"data_offsets\":[0,"
-                + bytes + "]}}").getBytes(StandardCharsets.UTF_8);
-        byte[] header = Arrays.copyOf(json, (json.length + 7) / 8 * 8);
-        Arrays.fill(header, json.length, header.length, (byte) ' ');
-        try (RandomAccessFile f = new RandomAccessFile(dir.resolve("in.safetensors").toFile(), "rw")) {
-            f.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).array());
-            f.write(header);
-            f.setLength(8 + header.length + bytes); // zeros, without writing them
-        }
     }
 
     private Process mlp(Path log) throws IOException {
@@ -107,7 +79,7 @@ class InterruptedWriteIT {
 
     @Test
     void aWorkerStoppedWhileWritingLeavesNoTemporaryBehind() throws Exception {
-        writeFiles();
+        LargeOutputMlp.write(dir, HIDDEN, TOKENS); // a 256 MiB output
 
         // SIGKILL: nothing can remove the temporary in that process; it is left, as the issue saw it.
         assertEquals(137, interruptTheWrite(dir.resolve("kill.log"), true));
