@@ -5,6 +5,7 @@ import dev.tp4j.comm.CollectiveArgs;
 import dev.tp4j.comm.CollectiveOp;
 import dev.tp4j.comm.CommStats;
 import dev.tp4j.comm.Communicator;
+import dev.tp4j.comm.FailureRecord;
 import dev.tp4j.comm.Link;
 import dev.tp4j.comm.shm.ShmCommunicator;
 import dev.tp4j.comm.tcp.TcpRingCommunicator;
@@ -15,7 +16,6 @@ import dev.tp4j.tensor.Partition;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -75,8 +75,7 @@ public final class HierarchicalCommunicator implements Communicator {
     private final int node;
     private final ShmCommunicator local;
     private final TcpRingCommunicator ring;
-    private final RendezvousStore store;
-    private final String failureKey;
+    private final FailureRecord failures;
     private final CommStats stats = new CommStats();
     private final FailureNames names;
     private final String description;
@@ -98,8 +97,7 @@ public final class HierarchicalCommunicator implements Communicator {
         this.node = layout.nodeOf(rank);
         this.local = local;
         this.ring = ring;
-        this.store = store;
-        this.failureKey = keyPrefix + "/failure";
+        this.failures = new FailureRecord(store, keyPrefix);
         this.names = new FailureNames(layout, node);
         this.localCounts = new long[layout.size(node)];
         this.nodeCounts = new long[layout.nodes()];
@@ -454,7 +452,7 @@ public final class HierarchicalCommunicator implements Communicator {
         if (closed) {
             return new CommunicationException(message);
         }
-        String recorded = recordFailure(message);
+        String recorded = failures.record(message);
         String reported = recorded != null ? recorded : message;
         failure = reported;
         local.close();
@@ -462,15 +460,6 @@ public final class HierarchicalCommunicator implements Communicator {
             ring.close();
         }
         return new CommunicationException(reported);
-    }
-
-    private String recordFailure(String message) {
-        try {
-            byte[] first = store.setIfAbsent(failureKey, message.getBytes(StandardCharsets.UTF_8));
-            return new String(first, StandardCharsets.UTF_8);
-        } catch (RuntimeException storeGone) {
-            return null; // the store's host (rank 0) may be lost, or the network to it
-        }
     }
 
     // ---------------------------------------------------------------- scratch and copies

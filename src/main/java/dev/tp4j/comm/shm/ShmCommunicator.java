@@ -5,6 +5,7 @@ import dev.tp4j.comm.CollectiveOp;
 import dev.tp4j.comm.CommStats;
 import dev.tp4j.CommunicationException;
 import dev.tp4j.comm.Communicator;
+import dev.tp4j.comm.FailureRecord;
 import dev.tp4j.rendezvous.Durations;
 import dev.tp4j.rendezvous.RendezvousStore;
 import dev.tp4j.rendezvous.StoreBarrier;
@@ -16,7 +17,6 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -82,8 +82,7 @@ public final class ShmCommunicator implements Communicator {
 
     private final int rank;
     private final int worldSize;
-    private final RendezvousStore store;
-    private final String failureKey;
+    private final FailureRecord failures;
     private final ShmRegion region;
     private final ByteBuffer shared;
     private final FloatBuffer sharedFloats;
@@ -109,8 +108,7 @@ public final class ShmCommunicator implements Communicator {
                             long[] peerPids, Duration timeout) {
         this.rank = rank;
         this.worldSize = worldSize;
-        this.store = store;
-        this.failureKey = keyPrefix + "/failure";
+        this.failures = new FailureRecord(store, keyPrefix);
         this.region = region;
         this.shared = region == null ? null : region.buffer;
         this.sharedFloats = region == null ? null : region.buffer.asFloatBuffer();
@@ -682,10 +680,10 @@ public final class ShmCommunicator implements Communicator {
         }
         String message = e.getMessage();
         if (e instanceof PeerGaveUp gaveUp) {
-            String recorded = recordedFailure();
+            String recorded = failures.recorded(Duration.ofMillis(500));
             message = recorded != null ? recorded : "rank " + gaveUp.by + " failed during " + op;
         } else {
-            String recorded = recordFailure(message);
+            String recorded = failures.record(message);
             if (e instanceof PeerLost && recorded != null) {
                 message = recorded;
             }
@@ -693,23 +691,6 @@ public final class ShmCommunicator implements Communicator {
         }
         failure = message;
         return new CommunicationException(message);
-    }
-
-    private String recordFailure(String message) {
-        try {
-            byte[] first = store.setIfAbsent(failureKey, message.getBytes(StandardCharsets.UTF_8));
-            return new String(first, StandardCharsets.UTF_8);
-        } catch (RuntimeException storeGone) {
-            return null; // rank 0 (the store's host) may be the rank that was lost
-        }
-    }
-
-    private String recordedFailure() {
-        try {
-            return store.getString(failureKey, Duration.ofMillis(500));
-        } catch (RuntimeException storeGone) {
-            return null;
-        }
     }
 
     private long takeSent() {

@@ -5,6 +5,7 @@ import dev.tp4j.comm.CollectiveOp;
 import dev.tp4j.comm.CommStats;
 import dev.tp4j.CommunicationException;
 import dev.tp4j.comm.Communicator;
+import dev.tp4j.comm.FailureRecord;
 import dev.tp4j.rendezvous.RendezvousStore;
 import dev.tp4j.rendezvous.auth.JobToken;
 import dev.tp4j.tensor.Partition;
@@ -12,7 +13,6 @@ import dev.tp4j.tensor.Tensor;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 
 /**
@@ -48,8 +48,7 @@ public final class TcpRingCommunicator implements Communicator {
 
     private final int rank;
     private final int worldSize;
-    private final RendezvousStore store;
-    private final String failureKey;
+    private final FailureRecord failures;
     private final RingLinks links;
     private final RingPipe pipe;
     private final CommStats stats = new CommStats();
@@ -67,8 +66,7 @@ public final class TcpRingCommunicator implements Communicator {
                                 Duration timeout) throws IOException {
         this.rank = rank;
         this.worldSize = worldSize;
-        this.store = store;
-        this.failureKey = keyPrefix + "/failure";
+        this.failures = new FailureRecord(store, keyPrefix);
         this.links = links;
         this.pipe = links == null ? null : new RingPipe(rank, worldSize, links, timeout);
         this.chunks = new ChunkLayout(worldSize);
@@ -405,7 +403,7 @@ public final class TcpRingCommunicator implements Communicator {
                     ? e.getMessage() : "the communicator of rank " + rank + " was closed: " + e.getMessage());
         }
         String message = e.getMessage();
-        String recorded = recordFailure(message);
+        String recorded = failures.record(message);
         if (e instanceof PeerLostException && recorded != null) {
             message = recorded;
         }
@@ -413,16 +411,6 @@ public final class TcpRingCommunicator implements Communicator {
         pipe.close();
         links.close();
         return new CommunicationException(message);
-    }
-
-    /** The first failure recorded for this ring (ours if we are first); null if the store is unreachable. */
-    private String recordFailure(String message) {
-        try {
-            byte[] first = store.setIfAbsent(failureKey, message.getBytes(StandardCharsets.UTF_8));
-            return new String(first, StandardCharsets.UTF_8);
-        } catch (RuntimeException storeGone) {
-            return null; // rank 0 (the store's host) may be the rank that was lost
-        }
     }
 
     private long takeSent() {
