@@ -5,7 +5,7 @@
 #
 #   bench/generate-decode.sh [--runs 3] [--tp-list "1 2"] [--tp4j PATH/bin/tp4j] MODEL_DIR [OUT_DIR]
 #
-# Prints one line per run and the min and median per tp; OUT_DIR (default: a temporary one) keeps each
+# Prints one line per run and the min and median per tp (of the mean step, and of each run's median step); OUT_DIR (default: a temporary one) keeps each
 # run's --json as tpN-runK.json. --tp4j runs another checkout's command (e.g. an older commit, for a before/after).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,9 +42,13 @@ r = json.load(open(sys.argv[1]))
 gbps = " + ".join("%.1f" % k["memory_gigabytes_per_second"] for k in r["ranks"])
 # Older reports (before decode_bytes_per_token) bounded the step by the weights held.
 read = [k.get("decode_bytes_per_token", k["weight_bytes"]) for k in r["ranks"]]
-print("tp %s run %s (load %s): prefill %.0f ms, decode %.2f ms/token, bound %.2f ms (%.2f GB read per rank at %s GB/s): %.2fx"
-      % (sys.argv[2], sys.argv[3], sys.argv[4], r["prefill_ms"], r["decode_ms_per_token"], r["decode_bound_ms"],
-         max(read) / 1e9, gbps, r["decode_ms_per_token"] / r["decode_bound_ms"]))
+# Older reports have no per-step spread.
+median = r.get("decode_step_ms", {}).get("median", float("nan"))
+print("tp %s run %s (load %s): prefill %.0f ms, decode %.2f ms/token (median step %.2f), bound %.2f ms "
+      "(%.2f GB read per rank at %s GB/s): %.2fx (median step %.2fx)"
+      % (sys.argv[2], sys.argv[3], sys.argv[4], r["prefill_ms"], r["decode_ms_per_token"], median,
+         r["decode_bound_ms"], max(read) / 1e9, gbps, r["decode_ms_per_token"] / r["decode_bound_ms"],
+         median / r["decode_bound_ms"]))
 PY
   done
 done
@@ -54,7 +58,9 @@ for tp in sys.argv[2:]:
     rs = [json.load(open(f)) for f in sorted(glob.glob("%s/tp%s-run*.json" % (sys.argv[1], tp)))]
     d = [r["decode_ms_per_token"] for r in rs]
     x = [r["decode_ms_per_token"] / r["decode_bound_ms"] for r in rs]
-    print("tp %s, %d runs: decode min %.2f median %.2f ms/token; x bound min %.2f median %.2f"
-          % (tp, len(rs), min(d), statistics.median(d), min(x), statistics.median(x)))
+    m = [r.get("decode_step_ms", {}).get("median", float("nan")) / r["decode_bound_ms"] for r in rs]
+    print("tp %s, %d runs: decode min %.2f median %.2f ms/token; x bound min %.2f median %.2f; "
+          "median step x bound, median of runs %.2f"
+          % (tp, len(rs), min(d), statistics.median(d), min(x), statistics.median(x), statistics.median(m)))
 PY
 echo "generate-decode.sh: reports in $out"

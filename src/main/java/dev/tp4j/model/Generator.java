@@ -6,6 +6,7 @@ import dev.tp4j.comm.Communicator;
 import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.IntConsumer;
 
@@ -35,7 +36,7 @@ public final class Generator {
      * @param stoppedAtEos whether an EOS token ended generation (it is the last of {@code tokens})
      */
     public record Outcome(int[] tokens, float[] promptLogits, long prefillNanos, long decodeNanos, int decodeSteps,
-                          CommStats.Snapshot decodeTraffic, boolean stoppedAtEos) {
+                          long[] stepNanos, CommStats.Snapshot decodeTraffic, boolean stoppedAtEos) {
         public double prefillMs() {
             return prefillNanos / 1e6;
         }
@@ -43,6 +44,20 @@ public final class Generator {
         /** Mean time of one decode step (forward of one token and the choice of the next). */
         public double decodeMsPerToken() {
             return decodeSteps == 0 ? 0 : decodeNanos / 1e6 / decodeSteps;
+        }
+
+        /**
+         * The decode step at {@code quantile} (0.5 the median, 1 the slowest), nearest rank, in ms; 0 without
+         * steps. The mean hides how steps spread: a rank stalled by another process stalls every rank.
+         */
+        public double decodeStepMs(double quantile) {
+            if (stepNanos.length == 0) {
+                return 0;
+            }
+            long[] sorted = stepNanos.clone();
+            Arrays.sort(sorted);
+            int rank = (int) Math.ceil(quantile * sorted.length);
+            return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] / 1e6;
         }
     }
 
@@ -71,14 +86,18 @@ public final class Generator {
             }
             long prefillNanos = 0;
             long decodeStart = 0;
+            // When each token was chosen: a decode step is the time from one to the next. Preallocated, so
+            // that timing a step allocates nothing.
+            long[] chosenAt = new long[settings.maxNewTokens()];
             CommStats.Snapshot beforeDecode = null;
             while (count < settings.maxNewTokens()) {
                 int next = choose(settings.sampler(), row, chosen);
+                chosenAt[count] = System.nanoTime();
                 tokens[count++] = next;
                 onToken.accept(next);
                 if (count == 1) {
-                    prefillNanos = System.nanoTime() - start;
-                    decodeStart = System.nanoTime();
+                    prefillNanos = chosenAt[0] - start;
+                    decodeStart = chosenAt[0];
                     beforeDecode = comm.stats().snapshot();
                 }
                 if (!settings.ignoreEos() && settings.eosIds().contains(next)) {
@@ -91,13 +110,17 @@ public final class Generator {
                 model.forward(new int[] {next}, prompt.length + count - 1);
             }
             int steps = Math.max(0, count - 1);
-            long decodeNanos = count == 0 ? 0 : System.nanoTime() - decodeStart;
+            long decodeNanos = count == 0 ? 0 : chosenAt[count - 1] - decodeStart;
+            long[] stepNanos = new long[steps];
+            for (int i = 0; i < steps; i++) {
+                stepNanos[i] = chosenAt[i + 1] - chosenAt[i];
+            }
             CommStats.Snapshot traffic = beforeDecode == null ? CommStats.Snapshot.EMPTY : comm.stats().since(beforeDecode);
             if (count == 0) {
                 prefillNanos = System.nanoTime() - start;
             }
-            return new Outcome(java.util.Arrays.copyOf(tokens, count), promptLogits, prefillNanos, decodeNanos, steps,
-                    traffic, eos);
+            return new Outcome(Arrays.copyOf(tokens, count), promptLogits, prefillNanos, decodeNanos, steps,
+                    stepNanos, traffic, eos);
         }
     }
 

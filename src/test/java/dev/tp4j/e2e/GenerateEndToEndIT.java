@@ -43,6 +43,12 @@ class GenerateEndToEndIT {
         for (String key : List.of("load_seconds", "prefill_ms", "decode_ms_per_token", "tokens_per_second")) {
             assertTrue(out.get(key).asDouble() > 0, key + " in " + out);
         }
+        JsonNode steps = out.get("decode_step_ms");
+        double median = steps.get("median").asDouble();
+        double p90 = steps.get("p90").asDouble();
+        double slowest = steps.get("max").asDouble();
+        assertTrue(0 < median && median <= p90 && p90 <= slowest, steps::toString);
+        assertTrue(out.get("decode_ms_per_token").asDouble() <= slowest, out::toString);
         assertEquals(tp, out.get("ranks").size());
         long layers = 2;
         JsonNode perStep = out.get("collectives_per_decode_step");

@@ -134,6 +134,10 @@ class DecoderModelTest {
                     }
                     assertArrayEquals(Arrays.copyOf(free, firstEos + 1), o.tokens());
                     assertTrue(o.stoppedAtEos());
+                    // One time per decode step, and together they are the decode time.
+                    assertEquals(firstEos, o.decodeSteps());
+                    assertEquals(o.decodeSteps(), o.stepNanos().length);
+                    assertEquals(o.decodeNanos(), Arrays.stream(o.stepNanos()).sum());
                 }
                 return null;
             }

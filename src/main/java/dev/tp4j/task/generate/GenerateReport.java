@@ -14,6 +14,8 @@ import java.util.List;
  * @param prefillMs             the prompt's forward and the choice of the first token
  * @param decodeMsPerToken      one token's forward and the choice of the next, averaged over the decode steps
  * @param tokensPerSecond       decode throughput, 1000 / decodeMsPerToken
+ * @param decodeStepMs          how the decode steps spread: median, 90th percentile and slowest; absent
+ *                              without decode steps
  * @param decodeBoundMs         with --bandwidth: the slowest rank's weight bytes ÷ its measured memory bandwidth,
  *                              the least time a decode step can take on these ranks
  * @param collectivesPerDecodeStep what one decode step ran, per op (identical on every rank)
@@ -24,7 +26,8 @@ public record GenerateReport(boolean passed, int worldSize, String backend, Stri
                              String architecture, List<Integer> promptIds, List<Integer> tokens,
                              @JsonInclude(JsonInclude.Include.NON_NULL) String text, boolean stoppedAtEos,
                              double loadSeconds, double prefillMs, double decodeMsPerToken, double tokensPerSecond,
-                             int decodeSteps, @JsonInclude(JsonInclude.Include.NON_NULL) Double decodeBoundMs,
+                             int decodeSteps, @JsonInclude(JsonInclude.Include.NON_NULL) StepSpread decodeStepMs,
+                             @JsonInclude(JsonInclude.Include.NON_NULL) Double decodeBoundMs,
                              List<Rank> ranks, List<StepCollectives> collectivesPerDecodeStep,
                              @JsonInclude(JsonInclude.Include.NON_NULL) Verification verify,
                              @JsonInclude(JsonInclude.Include.NON_NULL) String logitsFile) implements Report {
@@ -48,6 +51,10 @@ public record GenerateReport(boolean passed, int worldSize, String backend, Stri
                        double loadSeconds,
                        long collectivesPerDecodeStep,
                        @JsonInclude(JsonInclude.Include.NON_NULL) Double memoryGigabytesPerSecond) {
+    }
+
+    /** Decode step times in ms, nearest-rank percentiles over the steps (vLLM reports its TPOT so). */
+    public record StepSpread(double median, double p90, double max) {
     }
 
     /** One kind of collective in a decode step: how many and how many bytes each step moves. */

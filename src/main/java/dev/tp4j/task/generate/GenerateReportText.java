@@ -28,12 +28,19 @@ public final class GenerateReportText {
         out.println();
         out.printf(Locale.ROOT, "Load %.3f s; prefill %.2f ms; decode %.2f ms/token over %d steps (%.1f tokens/s)%n",
                 r.loadSeconds(), r.prefillMs(), r.decodeMsPerToken(), r.decodeSteps(), r.tokensPerSecond());
+        GenerateReport.StepSpread spread = r.decodeStepMs();
+        if (spread != null) {
+            out.printf(Locale.ROOT, "  decode steps: median %.2f ms, p90 %.2f ms, slowest %.2f ms%n", spread.median(),
+                    spread.p90(), spread.max());
+        }
         if (r.decodeBoundMs() != null) {
             out.printf(Locale.ROOT, "  decode bound: %.2f ms/token (each rank reads every weight but the embedding "
-                    + "table, and its KV cache, once per token: %s); decode is %.2fx the bound%n", r.decodeBoundMs(),
+                    + "table, and its KV cache, once per token: %s); decode is %.2fx the bound%s%n", r.decodeBoundMs(),
                     r.ranks().stream().map(k -> String.format(Locale.ROOT, "%s at %.1f GB/s",
                             TrafficReport.bytes(k.decodeBytesPerToken()), k.memoryGigabytesPerSecond()))
-                            .collect(Collectors.joining(", ")), r.decodeMsPerToken() / r.decodeBoundMs());
+                            .collect(Collectors.joining(", ")), r.decodeMsPerToken() / r.decodeBoundMs(),
+                    spread == null ? "" : String.format(Locale.ROOT, " (the median step %.2fx)",
+                            spread.median() / r.decodeBoundMs()));
         }
         out.println("Collectives per decode step: " + (r.collectivesPerDecodeStep().isEmpty() ? "none"
                 : r.collectivesPerDecodeStep().stream()

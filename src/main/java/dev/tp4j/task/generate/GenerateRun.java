@@ -219,7 +219,10 @@ public final class GenerateRun {
         return new GenerateReport(passed, comm.worldSize(), compute, comm.describe(),
                 options.model().toString(), config.toString(), box(prompt), box(outcome.tokens()),
                 tokenizer == null ? null : tokenizer.decode(outcome.tokens()), outcome.stoppedAtEos(), loadSeconds,
-                outcome.prefillMs(), decodeMs, decodeMs == 0 ? 0 : 1000 / decodeMs, steps, boundMs, ranks, perStep, verification,
+                outcome.prefillMs(), decodeMs, decodeMs == 0 ? 0 : 1000 / decodeMs, steps,
+                steps == 0 ? null : new GenerateReport.StepSpread(outcome.decodeStepMs(0.5), outcome.decodeStepMs(0.9),
+                        outcome.decodeStepMs(1)),
+                boundMs, ranks, perStep, verification,
                 options.logits() == null || !passed ? null : options.logits().toString());
     }
 

@@ -79,6 +79,14 @@ class ShmCommunicatorTest {
     }
 
     @Test
+    void waitingRanksKeepTheirCoreOnlyWhenNoRankSharesOne() {
+        assertEquals(ShmCommunicator.DEDICATED_YIELD_NANOS, ShmCommunicator.yieldNanos(2, 2));
+        assertEquals(ShmCommunicator.DEDICATED_YIELD_NANOS, ShmCommunicator.yieldNanos(1, 16));
+        assertEquals(ShmCommunicator.SHARED_YIELD_NANOS, ShmCommunicator.yieldNanos(4, 2));
+        assertTrue(ShmCommunicator.SHARED_YIELD_NANOS < ShmCommunicator.DEDICATED_YIELD_NANOS);
+    }
+
+    @Test
     void aRankWhoseProcessIsGoneIsNamedAtOnce() throws Exception {
         Process gone = new ProcessBuilder("true").start();
         gone.waitFor();
