@@ -13,6 +13,7 @@ import dev.tp4j.nn.ParallelMlp;
 import dev.tp4j.nn.RmsNorm;
 import dev.tp4j.nn.RowParallelLinear;
 import dev.tp4j.nn.VocabParallelEmbedding;
+import dev.tp4j.nn.Workspace;
 import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Partition;
 import dev.tp4j.tensor.Shape;
@@ -31,6 +32,8 @@ import java.util.List;
  * with a KV cache per layer (this rank's kv heads) preallocated for the whole generation.
  */
 public final class DecoderModel implements AutoCloseable {
+    private static final String HIDDEN = "model.hidden";
+
     private final ModelConfig config;
     private final Backend backend;
     private final VocabParallelEmbedding embedding;
@@ -40,12 +43,15 @@ public final class DecoderModel implements AutoCloseable {
     private final ParallelLmHead lmHead;
     private final long weightBytes;
     private final List<Tensor> weights;
+    /** The layers' activation buffers, one set for all of them, and the residual stream. */
+    private final Workspace workspace;
     private Tensor hidden;
 
     private DecoderModel(ModelConfig config, Backend backend, VocabParallelEmbedding embedding, List<DecoderLayer> layers,
                          List<KvCache> caches, RmsNorm finalNorm, ParallelLmHead lmHead, List<Tensor> weights,
-                         long weightBytes) {
+                         long weightBytes, Workspace workspace) {
         this.config = config;
+        this.workspace = workspace;
         this.backend = backend;
         this.embedding = embedding;
         this.layers = layers;
@@ -143,21 +149,13 @@ public final class DecoderModel implements AutoCloseable {
     }
 
     private void ensureWorkspace(int tokens) {
-        if (hidden != null && hidden.rows() == tokens) {
-            return;
-        }
-        if (hidden != null) {
-            hidden.close();
-        }
-        hidden = backend.allocate(Shape.of(tokens, config.hiddenSize()), DType.F32);
+        hidden = workspace.matrix(HIDDEN, tokens, config.hiddenSize());
     }
 
     @Override
     public void close() {
-        if (hidden != null) {
-            hidden.close();
-        }
         layers.forEach(DecoderLayer::close);
+        workspace.close();
         caches.forEach(KvCache::close);
         embedding.close();
         lmHead.close();
@@ -185,6 +183,7 @@ public final class DecoderModel implements AutoCloseable {
         DecoderModel load(int capacity) {
             List<DecoderLayer> layers = new ArrayList<>();
             List<KvCache> caches = new ArrayList<>();
+            Workspace workspace = new Workspace(backend);
             try {
                 int rank = comm.rank();
                 int tp = comm.worldSize();
@@ -213,7 +212,7 @@ public final class DecoderModel implements AutoCloseable {
                             stackedMatrix(new Rows(q, q0, qn), new Rows(k, kv0, kvn), new Rows(v, kv0, kvn)),
                             config.qkvBias() ? stackedBias(new Rows(q, q0, qn), new Rows(k, kv0, kvn),
                                     new Rows(v, kv0, kvn)) : null,
-                            Math.toIntExact(qn), o, d, invFreq);
+                            Math.toIntExact(qn), o, d, invFreq, workspace);
                     // gate and up likewise: one GEMM streams both.
                     String gate = DecoderLayout.layer(i, "mlp.gate_proj");
                     String up = DecoderLayout.layer(i, "mlp.up_proj");
@@ -227,13 +226,13 @@ public final class DecoderModel implements AutoCloseable {
                                     matrixColumns(DecoderLayout.layer(i, "mlp.down_proj.weight"), ffn.offset(rank), ffn.count(rank)),
                                     config.mlpBias() ? whole(DecoderLayout.layer(i, "mlp.down_proj.bias")) : null,
                                     config.intermediateSize(), true),
-                            Activation.SILU);
+                            Activation.SILU, workspace);
                     layers.add(new DecoderLayer(backend,
                             new RmsNorm(backend, whole(DecoderLayout.layer(i, "input_layernorm.weight")), config.rmsNormEps()),
                             attention,
                             new RmsNorm(backend, whole(DecoderLayout.layer(i, "post_attention_layernorm.weight")),
                                     config.rmsNormEps()),
-                            mlp));
+                            mlp, workspace));
                     caches.add(new KvCache(backend, capacity, attention.kvWidth()));
                 }
                 RmsNorm finalNorm = new RmsNorm(backend, whole(DecoderLayout.FINAL_NORM), config.rmsNormEps());
@@ -241,9 +240,11 @@ public final class DecoderModel implements AutoCloseable {
                 Tensor headWeight = config.tieWordEmbeddings() ? embedWeight
                         : matrixRows(DecoderLayout.LM_HEAD, vocab.offset(rank), vocab.count(rank));
                 ParallelLmHead head = new ParallelLmHead(backend, comm, headWeight, config.vocabSize());
-                return new DecoderModel(config, backend, embedding, layers, caches, finalNorm, head, loaded, bytes);
+                return new DecoderModel(config, backend, embedding, layers, caches, finalNorm, head, loaded, bytes,
+                        workspace);
             } catch (RuntimeException e) {
                 layers.forEach(DecoderLayer::close);
+                workspace.close();
                 caches.forEach(KvCache::close);
                 loaded.forEach(Tensor::close);
                 throw e;

@@ -95,10 +95,14 @@ public final class ColumnParallelLinear implements AutoCloseable {
         return new ColumnParallelLinear(backend, mappings.withOwnWorkspace(), weight, bias, outputs.size(), gather);
     }
 
+    /** Columns of {@link #forward}'s output: all features when gathered, this rank's otherwise. */
+    public int outputColumns() {
+        return gatherOutput ? Math.toIntExact(outputs.size()) : localOutFeatures();
+    }
+
     /** A new output tensor of the right shape for {@code tokens} rows. */
     public Tensor allocateOutput(int tokens) {
-        long cols = gatherOutput ? outputs.size() : localOutFeatures();
-        return backend.allocate(Shape.of(tokens, cols), DType.F32);
+        return backend.allocate(Shape.of(tokens, outputColumns()), DType.F32);
     }
 
     private Tensor localOutput(int tokens) {

@@ -14,17 +14,21 @@ import dev.tp4j.tensor.Tensor;
  * The residual stream is replicated: every rank holds all of x and adds the reduced outputs to it.
  */
 public final class DecoderLayer implements AutoCloseable {
+    private static final String NORMED = "layer.normed";
+    private static final String BRANCH = "layer.branch";
+
     private final Backend backend;
     private final RmsNorm inputNorm;
     private final ParallelAttention attention;
     private final RmsNorm postAttentionNorm;
     private final ParallelMlp mlp;
-    private Tensor normed;
-    private Tensor branch;
+    private final Workspace workspace;
 
+    /** @param workspace the activation buffers this layer shares with the model's other layers */
     public DecoderLayer(Backend backend, RmsNorm inputNorm, ParallelAttention attention, RmsNorm postAttentionNorm,
-                        ParallelMlp mlp) {
+                        ParallelMlp mlp, Workspace workspace) {
         this.backend = backend;
+        this.workspace = workspace;
         this.inputNorm = inputNorm;
         this.attention = attention;
         this.postAttentionNorm = postAttentionNorm;
@@ -33,7 +37,8 @@ public final class DecoderLayer implements AutoCloseable {
 
     /** {@code x ← block(x)} in place, for the tokens at {@code [position, position + x.rows())}. */
     public void forward(Tensor x, int position, KvCache cache) {
-        ensureWorkspace(x.rows(), x.cols());
+        Tensor normed = workspace.matrix(NORMED, x.rows(), x.cols());
+        Tensor branch = workspace.matrix(BRANCH, x.rows(), x.cols());
         inputNorm.forward(x, normed);
         attention.forward(normed, position, cache, branch);
         backend.add(x, branch);
@@ -50,26 +55,9 @@ public final class DecoderLayer implements AutoCloseable {
         return mlp;
     }
 
-    private void ensureWorkspace(int tokens, int hidden) {
-        if (normed != null && normed.rows() == tokens) {
-            return;
-        }
-        releaseWorkspace();
-        normed = backend.allocate(Shape.of(tokens, hidden), DType.F32);
-        branch = backend.allocate(Shape.of(tokens, hidden), DType.F32);
-    }
-
-    private void releaseWorkspace() {
-        if (normed != null) {
-            normed.close();
-            branch.close();
-            normed = branch = null;
-        }
-    }
-
+    /** Releases the attention's and the MLP's own resources; the shared workspace is the model's to close. */
     @Override
     public void close() {
-        releaseWorkspace();
         attention.close();
         mlp.close();
     }

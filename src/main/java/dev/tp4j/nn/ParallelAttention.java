@@ -19,6 +19,9 @@ import dev.tp4j.tensor.Tensor;
  * windows. The same products as three layers; one call streams the three weights.
  */
 public final class ParallelAttention implements AutoCloseable {
+    private static final String QKV = "attention.qkv";
+    private static final String CONTEXT = "attention.context";
+
     private final Backend backend;
     private final Tensor wqkv;
     private final Tensor bqkv;
@@ -28,6 +31,7 @@ public final class ParallelAttention implements AutoCloseable {
     private final int headDim;
     private final float[] invFreq;
     private final float scale;
+    private final Workspace workspace;
     private Tensor qkv;
     private Tensor q;
     private Tensor k;
@@ -41,9 +45,10 @@ public final class ParallelAttention implements AutoCloseable {
      * @param queryWidth {@code queryHeads·headDim} of this rank
      * @param output     the row-parallel o_proj over the query heads' columns
      * @param invFreq    the rotary frequencies, {@code headDim / 2} of them
+     * @param workspace  the activation buffers shared with the model's other layers
      */
     public ParallelAttention(Backend backend, Tensor wqkv, Tensor bqkv, int queryWidth, RowParallelLinear output,
-                             int headDim, float[] invFreq) {
+                             int headDim, float[] invFreq, Workspace workspace) {
         int kvRows = wqkv.rows() - queryWidth;
         if (queryWidth <= 0 || kvRows <= 0 || kvRows % 2 != 0 || queryWidth % headDim != 0
                 || (kvRows / 2) % headDim != 0 || (queryWidth / headDim) % (kvRows / 2 / headDim) != 0
@@ -61,6 +66,7 @@ public final class ParallelAttention implements AutoCloseable {
         this.headDim = headDim;
         this.invFreq = invFreq.clone();
         this.scale = (float) (1.0 / Math.sqrt(headDim));
+        this.workspace = workspace;
     }
 
     /**
@@ -87,31 +93,21 @@ public final class ParallelAttention implements AutoCloseable {
         return wqkv.byteSize() + (bqkv == null ? 0 : bqkv.byteSize()) + output.weight().byteSize();
     }
 
+    /** q, k and v are column windows of the one qkv buffer; taken again only when the workspace moved it. */
     private void ensureWorkspace(int tokens) {
-        if (qkv != null && qkv.rows() == tokens) {
-            return;
+        Tensor all = workspace.matrix(QKV, tokens, wqkv.rows());
+        context = workspace.matrix(CONTEXT, tokens, queryWidth);
+        if (all != qkv) {
+            qkv = all;
+            q = qkv.narrowColumns(0, queryWidth);
+            k = qkv.narrowColumns(queryWidth, kvWidth);
+            v = qkv.narrowColumns(queryWidth + kvWidth, kvWidth);
         }
-        releaseWorkspace();
-        qkv = backend.allocate(Shape.of(tokens, wqkv.rows()), DType.F32);
-        q = qkv.narrowColumns(0, queryWidth);
-        k = qkv.narrowColumns(queryWidth, kvWidth);
-        v = qkv.narrowColumns(queryWidth + kvWidth, kvWidth);
-        context = backend.allocate(Shape.of(tokens, queryWidth), DType.F32);
     }
 
-    private void releaseWorkspace() {
-        // q, k and v are views of qkv: they own nothing.
-        for (Tensor t : new Tensor[] {qkv, context}) {
-            if (t != null) {
-                t.close();
-            }
-        }
-        qkv = q = k = v = context = null;
-    }
-
+    /** Releases the o_proj's own buffers; the shared workspace is the model's to close. */
     @Override
     public void close() {
-        releaseWorkspace();
         output.close();
     }
 }

@@ -10,8 +10,8 @@ import dev.tp4j.tensor.Tensor;
  * adds a column-parallel gate: {@code h = act(X·Gᵀ) ⊙ (X·Uᵀ)}; its gate and up are two layers, or one
  * {@link MergedColumnParallelLinear} (the same shards stacked: one GEMM streams both).
  *
- * <p>The hidden activations live in workspace tensors kept between calls, so repeated forwards with
- * the same token count allocate no native memory.
+ * <p>The hidden activations live in a {@link Workspace} kept between calls (its own, or the model's, shared
+ * by all its layers), so repeated forwards with the same token count allocate no native memory.
  */
 public final class ParallelMlp implements AutoCloseable {
     private static final int GATE = 0;
@@ -22,7 +22,13 @@ public final class ParallelMlp implements AutoCloseable {
     private final ColumnParallelLinear gate;
     private final MergedColumnParallelLinear gateUp;
     private final RowParallelLinear down;
+    private static final String UP_OUT = "mlp.up";
+    private static final String GATE_OUT = "mlp.gate";
+    private static final String GATE_UP_OUT = "mlp.gate_up";
+
     private final Activation activation;
+    private final Workspace workspace;
+    private final boolean ownsWorkspace;
     private Tensor upOut;
     private Tensor gateOut;
     private Tensor gateUpOut;
@@ -44,11 +50,16 @@ public final class ParallelMlp implements AutoCloseable {
         this.gateUp = null;
         this.down = down;
         this.activation = activation;
+        this.workspace = new Workspace(backend);
+        this.ownsWorkspace = true;
     }
 
-    /** The gated form with gate and up merged: part 0 of {@code gateUp} is the gate, part 1 the up-projection. */
+    /**
+     * The gated form with gate and up merged: part 0 of {@code gateUp} is the gate, part 1 the up-projection.
+     * Its hidden activations live in {@code workspace}, shared with the model's other layers.
+     */
     public ParallelMlp(Backend backend, MergedColumnParallelLinear gateUp, RowParallelLinear down,
-                       Activation activation) {
+                       Activation activation, Workspace workspace) {
         if (gateUp.localOutFeatures(GATE) != gateUp.localOutFeatures(UP)
                 || gateUp.localOutFeatures(UP) != down.weight().cols()) {
             throw new IllegalArgumentException("gate gives " + gateUp.localOutFeatures(GATE) + " and up "
@@ -60,6 +71,8 @@ public final class ParallelMlp implements AutoCloseable {
         this.gateUp = gateUp;
         this.down = down;
         this.activation = activation;
+        this.workspace = workspace;
+        this.ownsWorkspace = false;
     }
 
     public boolean isGated() {
@@ -106,36 +119,31 @@ public final class ParallelMlp implements AutoCloseable {
     }
 
     private void ensureWorkspace(int tokens) {
-        if (upOut != null && upOut.rows() == tokens) {
-            return;
-        }
-        releaseWorkspace();
         if (gateUp != null) {
-            gateUpOut = gateUp.allocateOutput(tokens);
-            gateOut = gateUp.part(gateUpOut, GATE);
-            upOut = gateUp.part(gateUpOut, UP);
+            // gate and up are column windows of the one merged output: taken again only when it moved.
+            Tensor merged = workspace.matrix(GATE_UP_OUT, tokens, gateUp.weight().rows());
+            if (merged != gateUpOut) {
+                gateUpOut = merged;
+                gateOut = gateUp.part(gateUpOut, GATE);
+                upOut = gateUp.part(gateUpOut, UP);
+            }
             return;
         }
-        upOut = up.allocateOutput(tokens);
+        upOut = workspace.matrix(UP_OUT, tokens, up.outputColumns());
         if (gate != null) {
-            gateOut = gate.allocateOutput(tokens);
+            gateOut = workspace.matrix(GATE_OUT, tokens, gate.outputColumns());
         }
     }
 
-    private void releaseWorkspace() {
-        // Views of gateUpOut (the merged form) own nothing; closing them is harmless.
-        for (Tensor t : new Tensor[] {upOut, gateOut, gateUpOut}) {
-            if (t != null) {
-                t.close();
-            }
-        }
-        upOut = gateOut = gateUpOut = null;
-    }
-
-    /** Releases the workspaces of the MLP and of its layers; the weights stay with whoever loaded them. */
+    /**
+     * Releases the workspaces of the MLP (unless shared) and of its layers; the weights stay with whoever
+     * loaded them.
+     */
     @Override
     public void close() {
-        releaseWorkspace();
+        if (ownsWorkspace) {
+            workspace.close();
+        }
         if (gateUp != null) {
             gateUp.close();
         } else {
