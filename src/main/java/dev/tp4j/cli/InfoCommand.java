@@ -9,7 +9,10 @@ import dev.tp4j.runtime.BackendChoice;
 import dev.tp4j.launch.LocalDevices;
 import dev.tp4j.runtime.TransportChoice;
 import dev.tp4j.runtime.WorkerEnvironment;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 
@@ -60,6 +63,34 @@ public final class InfoCommand implements Callable<Integer> {
                 + " (by file name on the library path)";
     }
 
+    /**
+     * Whether large native buffers get transparent huge pages: the kernel's mode, and whether glibc's malloc
+     * asks for them (bin/tp4j sets {@code glibc.malloc.hugetlb=1} unless told otherwise).
+     */
+    static String hugePages(String tunables, Path thpMode) {
+        String mode;
+        try {
+            String line = Files.readString(thpMode).trim();
+            int open = line.indexOf('[');
+            int close = line.indexOf(']');
+            mode = open >= 0 && close > open ? line.substring(open + 1, close) : line;
+        } catch (IOException | RuntimeException e) {
+            mode = "unknown (" + thpMode + " unreadable)";
+        }
+        String hugetlb = null;
+        if (tunables != null) {
+            for (String setting : tunables.split(":")) {
+                if (setting.startsWith("glibc.malloc.hugetlb=")) {
+                    hugetlb = setting.substring("glibc.malloc.hugetlb=".length());
+                }
+            }
+        }
+        boolean asked = hugetlb != null && !hugetlb.equals("0");
+        return "kernel mode " + mode + "; malloc asks for them: " + (asked ? "yes" : "no")
+                + " (GLIBC_TUNABLES glibc.malloc.hugetlb=" + (hugetlb == null ? "unset" : hugetlb) + ")"
+                + (asked && mode.equals("never") ? "; the kernel gives none" : "");
+    }
+
     @Override
     public Integer call() {
         PrintStream out = System.out;
@@ -68,6 +99,8 @@ public final class InfoCommand implements Callable<Integer> {
         out.println("  java:        " + System.getProperty("java.vm.name") + " " + Runtime.version() + " ("
                 + System.getProperty("java.home") + ")");
         out.println("  cores:       " + Runtime.getRuntime().availableProcessors());
+        out.println("  huge pages:  " + hugePages(System.getenv("GLIBC_TUNABLES"),
+                Path.of("/sys/kernel/mm/transparent_hugepage/enabled")));
         try (CpuBackend cpu = new CpuBackend(CpuBackend.threadsPerRank(env.localWorldSize()))) {
             out.println("  cpu backend: " + cpu.describe() + " per rank with " + env.localWorldSize()
                     + " local " + (env.localWorldSize() == 1 ? "rank" : "ranks"));

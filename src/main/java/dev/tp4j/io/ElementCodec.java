@@ -3,7 +3,9 @@ package dev.tp4j.io;
 import dev.tp4j.tensor.DType;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
 
 /**
  * Converts between a file's little-endian elements (F32, F16, BF16, F64) and F32, the compute dtype.
@@ -11,6 +13,11 @@ import java.nio.FloatBuffer;
  * encode straight into its output buffer, one chunk at a time.
  */
 final class ElementCodec {
+    /** Elements converted per bulk transfer. */
+    private static final int CHUNK = 8192;
+    /** Conversion arrays, one set per reading thread so the codec needs no lock and allocates nothing per chunk. */
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
     private ElementCodec() {
     }
 
@@ -28,20 +35,40 @@ final class ElementCodec {
                 destination.put(floats);
                 le.position(le.limit());
             }
-            case F16 -> {
-                while (le.hasRemaining()) {
-                    destination.put(Float16.toFloat(le.getShort()));
+            case F16, BF16 -> {
+                // Bulk in, convert in arrays, bulk out: a buffer's get and put per element cost ~15 ns each
+                // (a BF16 1B model spent most of its 14 s load there); the array loop is ~1 ns per element.
+                ShortBuffer in = le.asShortBuffer();
+                Scratch scratch = SCRATCH.get();
+                boolean brain = stored == DType.BF16;
+                while (in.hasRemaining()) {
+                    int n = Math.min(CHUNK, in.remaining());
+                    in.get(scratch.halves, 0, n);
+                    if (brain) {
+                        for (int i = 0; i < n; i++) {
+                            scratch.floats[i] = BFloat16.toFloat(scratch.halves[i]);
+                        }
+                    } else {
+                        for (int i = 0; i < n; i++) {
+                            scratch.floats[i] = Float16.toFloat(scratch.halves[i]);
+                        }
+                    }
+                    destination.put(scratch.floats, 0, n);
                 }
-            }
-            case BF16 -> {
-                while (le.hasRemaining()) {
-                    destination.put(BFloat16.toFloat(le.getShort()));
-                }
+                le.position(le.limit());
             }
             case F64 -> {
-                while (le.hasRemaining()) {
-                    destination.put((float) le.getDouble());
+                DoubleBuffer in = le.asDoubleBuffer();
+                Scratch scratch = SCRATCH.get();
+                while (in.hasRemaining()) {
+                    int n = Math.min(CHUNK, in.remaining());
+                    in.get(scratch.doubles, 0, n);
+                    for (int i = 0; i < n; i++) {
+                        scratch.floats[i] = (float) scratch.doubles[i];
+                    }
+                    destination.put(scratch.floats, 0, n);
                 }
+                le.position(le.limit());
             }
         }
     }
@@ -76,6 +103,12 @@ final class ElementCodec {
                 }
             }
         }
+    }
+
+    private static final class Scratch {
+        private final short[] halves = new short[CHUNK];
+        private final double[] doubles = new double[CHUNK];
+        private final float[] floats = new float[CHUNK];
     }
 
     private static void requireWholeElements(DType stored, int bytes) {

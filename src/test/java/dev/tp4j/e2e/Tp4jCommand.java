@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /** Runs {@code bin/tp4j} as a user would, from the packaged build, and captures what it printed. */
@@ -26,6 +27,12 @@ final class Tp4jCommand {
     }
 
     static Result run(int timeoutSeconds, String... args) throws IOException, InterruptedException {
+        return run(Map.of(), timeoutSeconds, args);
+    }
+
+    /** As {@link #run(int, String...)}, with {@code environment} added to (or replacing in) the inherited one. */
+    static Result run(Map<String, String> environment, int timeoutSeconds, String... args)
+            throws IOException, InterruptedException {
         List<String> command = new ArrayList<>();
         command.add(ROOT.resolve("bin/tp4j").toString());
         command.addAll(List.of(args));
@@ -35,6 +42,7 @@ final class Tp4jCommand {
             ProcessBuilder pb = new ProcessBuilder(command).directory(ROOT.toFile())
                     .redirectOutput(out.toFile()).redirectError(err.toFile());
             pb.environment().remove("TP4J_JOB_TOKEN");
+            pb.environment().putAll(environment);
             long start = System.nanoTime();
             Process p = pb.start();
             if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
