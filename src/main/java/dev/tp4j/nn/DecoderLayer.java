@@ -1,8 +1,6 @@
 package dev.tp4j.nn;
 
 import dev.tp4j.backend.Backend;
-import dev.tp4j.tensor.DType;
-import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
 
 /**

@@ -16,16 +16,15 @@ import dev.tp4j.tensor.Tensor;
 public final class ParallelMlp implements AutoCloseable {
     private static final int GATE = 0;
     private static final int UP = 1;
+    private static final String UP_OUT = "mlp.up";
+    private static final String GATE_OUT = "mlp.gate";
+    private static final String GATE_UP_OUT = "mlp.gate_up";
 
     private final Backend backend;
     private final ColumnParallelLinear up;
     private final ColumnParallelLinear gate;
     private final MergedColumnParallelLinear gateUp;
     private final RowParallelLinear down;
-    private static final String UP_OUT = "mlp.up";
-    private static final String GATE_OUT = "mlp.gate";
-    private static final String GATE_UP_OUT = "mlp.gate_up";
-
     private final Activation activation;
     private final Workspace workspace;
     private final boolean ownsWorkspace;
