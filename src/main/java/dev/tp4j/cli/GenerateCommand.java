@@ -100,6 +100,11 @@ public final class GenerateCommand implements Callable<Integer>, Preflight {
             + "read all its weights once per token.")
     boolean bandwidth;
 
+    @Option(names = "--profile", description = "Time every compute call and collective, and report rank 0's: per "
+            + "operation (linear per weight shape) the calls and ms of the prefill and of a decode step, and what is "
+            + "left outside them. GPU ranks synchronize around each call for it, which slows them.")
+    boolean profile;
+
     DTypeChoice dtype = DTypeChoice.AUTO;
 
     @Option(names = "--dtype", paramLabel = "auto|f32|bf16|f16", defaultValue = "auto",
@@ -132,7 +137,7 @@ public final class GenerateCommand implements Callable<Integer>, Preflight {
                     + "--temperature too (without it decoding is greedy)");
         }
         return new GenerateOptions(model, prompt.ids == null ? null : parseIds(prompt.ids), prompt.text, maxNewTokens,
-                ignoreEos, temperature, topK, topP, seed, logits, json, verify, bandwidth, dtype);
+                ignoreEos, temperature, topK, topP, seed, logits, json, verify, bandwidth, dtype, profile);
     }
 
     /** No output may be a file of the model directory (or the other output). */

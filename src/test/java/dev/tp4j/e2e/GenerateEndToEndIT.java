@@ -31,7 +31,7 @@ class GenerateEndToEndIT {
         Tp4jCommand.Result r = Tp4jCommand.run(120, "launch", "--nproc-per-node", Integer.toString(tp), "--backend", "cpu",
                 "generate", "--model", model.toString(), "--prompt-ids", String.join(",", ids), "--max-new-tokens",
                 expected.get("max_new_tokens").asText(), "--ignore-eos", "--verify", "--logits", logits.toString(),
-                "--json", report.toString());
+                "--json", report.toString(), "--profile");
         assertEquals(0, r.status(), r::all);
         assertTrue(r.out().contains("[0] generated ids:"), r::all);
 
@@ -56,6 +56,25 @@ class GenerateEndToEndIT {
         assertEquals(1 + 2 * layers, perStep.get(0).get("count").asDouble(), perStep::toString);
         assertEquals("all_gather", perStep.get(1).get("op").asText(), perStep::toString);
         assertEquals(1, perStep.get(1).get("count").asDouble(), perStep::toString);
+        // --profile: per decode step, one linear per projection (q/k/v stacked, o, gate/up stacked, down) of every
+        // layer plus the LM head, the collectives counted above, and the step's time accounted for.
+        JsonNode profile = out.get("profile");
+        assertEquals(0, profile.get("rank").asInt(), profile::toString);
+        double linears = 0;
+        double reduces = 0;
+        double ms = 0;
+        for (JsonNode line : profile.get("decode_step")) {
+            String op = line.get("op").asText();
+            linears += op.startsWith("linear ") ? line.get("calls").asDouble() : 0;
+            reduces += op.equals("all_reduce") ? line.get("calls").asDouble() : 0;
+            assertTrue(line.get("ms").asDouble() >= 0, line::toString);
+            ms += line.get("ms").asDouble();
+        }
+        assertEquals(4 * layers + 1, linears, profile::toString);
+        assertEquals(1 + 2 * layers, reduces, profile::toString);
+        assertEquals(out.get("decode_ms_per_token").asDouble(), ms, 0.01 * ms + 0.01, profile::toString);
+        assertTrue(profile.get("prefill").size() > 2, profile::toString);
+        assertTrue(r.out().contains("Profile of rank 0"), r::all);
         for (JsonNode rank : out.get("ranks")) {
             assertTrue(rank.get("weight_bytes").asLong() > 0, rank::toString);
         }

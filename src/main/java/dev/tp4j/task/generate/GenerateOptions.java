@@ -15,10 +15,11 @@ import java.nio.file.Path;
  * @param measureBandwidth whether every rank also measures its memory bandwidth, for the decode's bound
  * @param dtype       the weight matrices' dtype on the ranks ({@code auto}: the checkpoint's where the backend
  *                    keeps it, i.e. on GPU ranks)
+ * @param profile     whether rank 0 reports where its prefill and its decode steps spend their time
  */
 public record GenerateOptions(Path model, int[] promptIds, String promptText, int maxNewTokens, boolean ignoreEos,
                               Double temperature, int topK, double topP, Long seed, Path logits, Path json,
-                              boolean verify, boolean measureBandwidth, DTypeChoice dtype) {
+                              boolean verify, boolean measureBandwidth, DTypeChoice dtype, boolean profile) {
 
     public boolean sampling() {
         return temperature != null;

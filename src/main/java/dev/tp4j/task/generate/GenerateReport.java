@@ -21,6 +21,7 @@ import java.util.List;
  * @param collectivesPerDecodeStep what one decode step ran, per op (identical on every rank)
  * @param verify                the prompt's logits against the float64 sequential model; absent without --verify
  * @param logitsFile            where the prompt's logits were written; absent without --logits
+ * @param profile               with --profile: where rank 0's prefill and decode steps spend their time
  */
 public record GenerateReport(boolean passed, int worldSize, String backend, String communicator, String model,
                              String architecture, List<Integer> promptIds, List<Integer> tokens,
@@ -30,7 +31,8 @@ public record GenerateReport(boolean passed, int worldSize, String backend, Stri
                              @JsonInclude(JsonInclude.Include.NON_NULL) Double decodeBoundMs,
                              List<Rank> ranks, List<StepCollectives> collectivesPerDecodeStep,
                              @JsonInclude(JsonInclude.Include.NON_NULL) Verification verify,
-                             @JsonInclude(JsonInclude.Include.NON_NULL) String logitsFile) implements Report {
+                             @JsonInclude(JsonInclude.Include.NON_NULL) String logitsFile,
+                             @JsonInclude(JsonInclude.Include.NON_NULL) Profile profile) implements Report {
 
     @Override
     public String task() {
@@ -51,6 +53,22 @@ public record GenerateReport(boolean passed, int worldSize, String backend, Stri
                        double loadSeconds,
                        long collectivesPerDecodeStep,
                        @JsonInclude(JsonInclude.Include.NON_NULL) Double memoryGigabytesPerSecond) {
+    }
+
+    /**
+     * Where one rank's time went: the prefill (one step) and a decode step (averaged over the steps), each a
+     * list of operations and collectives, then what is left outside them.
+     */
+    public record Profile(int rank, List<ProfileLine> prefill, List<ProfileLine> decodeStep) {
+    }
+
+    /**
+     * One operation in a step: {@code linear RxC} for a weight of that shape, a compute op, a collective
+     * (its time includes waiting for the other ranks), or {@link #OUTSIDE}.
+     */
+    public record ProfileLine(String op, double calls, double ms) {
+        /** The step's time not spent in any timed call: the Java between calls, choosing the token. */
+        public static final String OUTSIDE = "outside these calls";
     }
 
     /** Decode step times in ms, nearest-rank percentiles over the steps (vLLM reports its TPOT so). */

@@ -60,6 +60,37 @@ public final class GenerateReportText {
         if (r.logitsFile() != null) {
             out.println("Logits of the prompt: " + r.logitsFile());
         }
+        if (r.profile() != null) {
+            printProfile(r.profile(), r.prefillMs(), r.decodeMsPerToken(), out);
+        }
+    }
+
+    private static void printProfile(GenerateReport.Profile p, double prefillMs, double stepMs, PrintStream out) {
+        out.printf(Locale.ROOT, "Profile of rank %d (collectives include waiting for the other ranks)%n", p.rank());
+        out.printf(Locale.ROOT, "  %-30s %10s %10s %7s   %10s %10s %7s%n", "op", "calls", "prefill ms", "share",
+                "calls", "step ms", "share");
+        java.util.LinkedHashMap<String, GenerateReport.ProfileLine[]> rows = new java.util.LinkedHashMap<>();
+        for (GenerateReport.ProfileLine l : p.prefill()) {
+            rows.computeIfAbsent(l.op(), k -> new GenerateReport.ProfileLine[2])[0] = l;
+        }
+        for (GenerateReport.ProfileLine l : p.decodeStep()) {
+            rows.computeIfAbsent(l.op(), k -> new GenerateReport.ProfileLine[2])[1] = l;
+        }
+        // The rest of the step last, after every timed call.
+        GenerateReport.ProfileLine[] outside = rows.remove(GenerateReport.ProfileLine.OUTSIDE);
+        if (outside != null) {
+            rows.put(GenerateReport.ProfileLine.OUTSIDE, outside);
+        }
+        rows.forEach((op, pair) -> out.printf(Locale.ROOT, "  %-30s %s   %s%n", op, cells(pair[0], prefillMs),
+                cells(pair[1], stepMs)));
+    }
+
+    private static String cells(GenerateReport.ProfileLine l, double total) {
+        if (l == null) {
+            return String.format(Locale.ROOT, "%10s %10s %7s", "", "", "");
+        }
+        String calls = l.op().equals(GenerateReport.ProfileLine.OUTSIDE) ? "" : fmt(l.calls());
+        return String.format(Locale.ROOT, "%10s %10.2f %6.1f%%", calls, l.ms(), total > 0 ? 100 * l.ms() / total : 0);
     }
 
     private static String fmt(double count) {

@@ -2,6 +2,7 @@ package dev.tp4j.task.generate;
 
 import dev.tp4j.BadInputException;
 import dev.tp4j.backend.Backend;
+import dev.tp4j.backend.TimedBackend;
 import dev.tp4j.comm.CollectiveOp;
 import dev.tp4j.comm.CommStats;
 import dev.tp4j.comm.Communicator;
@@ -107,8 +108,11 @@ public final class GenerateRun {
         ModelConfig config = inputs.config();
         int[] prompt = inputs.promptIds();
         long loadStart = System.nanoTime();
+        // With --profile the model computes through a timing wrapper; everything else uses the backend as is.
+        TimedBackend timed = options.profile() ? new TimedBackend(backend) : null;
+        Backend compute = timed != null ? timed : backend;
         try (ModelDirectory dir = ModelDirectory.open(options.model());
-             DecoderModel model = DecoderModel.load(dir, config, backend, comm, prompt.length + options.maxNewTokens(),
+             DecoderModel model = DecoderModel.load(dir, config, compute, comm, prompt.length + options.maxNewTokens(),
                      weightDType(dir));
              TextTokenizer tokenizer = dir.tokenizerFile() == null ? null : TextTokenizer.open(dir.tokenizerFile())) {
             long loadNanos = System.nanoTime() - loadStart;
@@ -119,8 +123,14 @@ public final class GenerateRun {
             if (tokens != null) {
                 tokens.start(prompt);
             }
-            Generator.Outcome outcome = new Generator(model, backend, comm).run(prompt, settings,
+            StepProfile profile = timed == null ? null : new StepProfile(timed, comm);
+            boolean[] first = {true};
+            Generator.Outcome outcome = new Generator(model, compute, comm).run(prompt, settings,
                     id -> {
+                        if (profile != null && first[0]) {
+                            profile.prefillDone();
+                        }
+                        first[0] = false;
                         if (tokens != null) {
                             tokens.accept(id);
                         }
@@ -159,7 +169,8 @@ public final class GenerateRun {
             if (comm.rank() == ROOT && options.logits() != null && passed) {
                 writeLogits(outcome.promptLogits(), prompt.length, config.vocabSize());
             }
-            return report(config, weightDType(dir), prompt, outcome, perRank, tokenizer, verification, passed);
+            return report(config, weightDType(dir), prompt, outcome, perRank, tokenizer, verification, passed,
+                    profile == null ? null : profile.report(outcome));
         }
     }
 
@@ -192,7 +203,7 @@ public final class GenerateRun {
 
     private GenerateReport report(ModelConfig config, DType weights, int[] prompt, Generator.Outcome outcome,
                                   long[][] perRank, TextTokenizer tokenizer, GenerateReport.Verification verification,
-                                  boolean passed) {
+                                  boolean passed, GenerateReport.Profile profile) {
         List<GenerateReport.Rank> ranks = new ArrayList<>();
         double loadSeconds = 0;
         Double boundMs = null;
@@ -223,7 +234,7 @@ public final class GenerateRun {
                 steps == 0 ? null : new GenerateReport.StepSpread(outcome.decodeStepMs(0.5), outcome.decodeStepMs(0.9),
                         outcome.decodeStepMs(1)),
                 boundMs, ranks, perStep, verification,
-                options.logits() == null || !passed ? null : options.logits().toString());
+                options.logits() == null || !passed ? null : options.logits().toString(), profile);
     }
 
     private static List<Integer> box(int[] ids) {

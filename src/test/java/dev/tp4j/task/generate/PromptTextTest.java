@@ -56,13 +56,13 @@ class PromptTextTest {
         assertEquals(TEXT, fromVocabulary(expected), "each id is a piece of the text, by the vocabulary itself");
 
         Run byText = generate(new GenerateOptions(model, null, TEXT, NEW_TOKENS, true, null, 0, 1, null, null, null,
-                false, false, DTypeChoice.AUTO));
+                false, false, DTypeChoice.AUTO, false));
         assertArrayEquals(expected, byText.report.promptIds().stream().mapToLong(Integer::longValue).toArray(),
                 "--prompt gives the tokenizer's ids");
 
         int[] ids = byText.report.promptIds().stream().mapToInt(Integer::intValue).toArray();
         Run byIds = generate(new GenerateOptions(model, ids, null, NEW_TOKENS, true, null, 0, 1, null, null, null,
-                false, false, DTypeChoice.AUTO));
+                false, false, DTypeChoice.AUTO, false));
         assertEquals(byIds.report.tokens(), byText.report.tokens(), "the model runs on exactly those ids");
         assertEquals(NEW_TOKENS, byText.report.tokens().size());
 
