@@ -280,7 +280,8 @@ step mlp-bf16-tp2 60 "${launch[@]}" 2 "${tcp[@]}" "${mlp[@]}" --output "$work/ml
   --json "$parts/mlp-tp2.json"
 merge mlp.json tp1=mlp-tp1.json tp2_tcp=mlp-tp2.json
 
-# generate --verify on the PyTorch-made F32 Llama (GQA, untied) at tp 1 and 2 (TCP, sharing the GPU): the
+# generate --verify on the PyTorch-made F32 Llama (GQA, untied) at tp 1 (with --profile: the per-op time
+# of the GPU path, each call synchronized) and 2 (TCP, sharing the GPU): the
 # prompt's logits against float64, and the greedy tokens must be PyTorch's float64 ones (ExpectedTokens
 # reads both JSON files). Then the BF16 Qwen2 (q/k/v biases, tied, one kv head replicated) at tp 2, its
 # weights BF16 on GPU ranks (--dtype auto; F32 on the CPU ranks of a dry run), checked against float64.
@@ -290,7 +291,7 @@ fixture_new() { tr -d ' \n' < "$models/$1/expected.json" | grep -o '"max_new_tok
 generate_llama=(generate --model "$models/llama" --prompt-ids "$(fixture_ids llama)" --max-new-tokens "$(fixture_new llama)"
   --ignore-eos --verify)
 check_tokens=("$java" "${java_opts[@]}" -cp "$classpath" dev.tp4j.testing.ExpectedTokens "$models/llama/expected.json")
-step generate-tp1 90 "${launch[@]}" 1 "${nccl[@]}" "${generate_llama[@]}" --json "$parts/generate-tp1.json"
+step generate-tp1 90 "${launch[@]}" 1 "${nccl[@]}" "${generate_llama[@]}" --profile --json "$parts/generate-tp1.json"
 step generate-tp1-tokens 30 "${check_tokens[@]}" "$parts/generate-tp1.json"
 step generate-tp2 90 "${launch[@]}" 2 "${tcp[@]}" "${generate_llama[@]}" --json "$parts/generate-tp2.json"
 step generate-tp2-tokens 30 "${check_tokens[@]}" "$parts/generate-tp2.json"
