@@ -100,9 +100,10 @@ public final class GenerateCommand implements Callable<Integer>, Preflight {
             + "read all its weights once per token.")
     boolean bandwidth;
 
-    @Option(names = "--profile", description = "Time every compute call and collective, and report rank 0's: per "
-            + "operation (linear per weight shape) the calls and ms of the prefill and of a decode step, and what is "
-            + "left outside them. GPU ranks synchronize around each call for it, which slows them.")
+    @Option(names = "--profile", description = "Time every compute call and collective; every rank prints its "
+            + "own, --json has rank 0's: per operation (linear per weight shape) the calls and ms of the prefill and "
+            + "of a decode step, and what is left outside them. GPU ranks synchronize around each call for it, which "
+            + "slows them.")
     boolean profile;
 
     DTypeChoice dtype = DTypeChoice.AUTO;
@@ -195,6 +196,11 @@ public final class GenerateCommand implements Callable<Integer>, Preflight {
                 if (json != null) {
                     ReportJson.write(json, report);
                 }
+            } else if (report.profile() != null) {
+                // Every rank's own profile: a slower rank shows here, and as waits in rank 0's collectives.
+                GenerateReportText.printProfile(report.profile(), report.prefillMs(), report.decodeMsPerToken(),
+                        System.out);
+                System.out.flush();
             }
             return Main.verdict(report.passed(), worker.env().rank(), "the prompt's logits");
         }

@@ -65,7 +65,8 @@ public final class GenerateReportText {
         }
     }
 
-    private static void printProfile(GenerateReport.Profile p, double prefillMs, double stepMs, PrintStream out) {
+    /** One rank's profile: its prefill and decode step, by operation, against its own step times. */
+    public static void printProfile(GenerateReport.Profile p, double prefillMs, double stepMs, PrintStream out) {
         out.printf(Locale.ROOT, "Profile of rank %d (collectives include waiting for the other ranks)%n", p.rank());
         out.printf(Locale.ROOT, "  %-30s %10s %10s %7s   %10s %10s %7s%n", "op", "calls", "prefill ms", "share",
                 "calls", "step ms", "share");

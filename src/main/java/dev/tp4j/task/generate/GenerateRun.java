@@ -123,6 +123,9 @@ public final class GenerateRun {
             if (tokens != null) {
                 tokens.start(prompt);
             }
+            // The prefill starts on every rank together: a rank that loaded sooner would otherwise count its
+            // wait for the others (in the embedding's all_reduce) as prefill.
+            comm.barrier();
             StepProfile profile = timed == null ? null : new StepProfile(timed, comm);
             boolean[] first = {true};
             Generator.Outcome outcome = new Generator(model, compute, comm).run(prompt, settings,
