@@ -127,13 +127,11 @@ public final class GenerateRun {
             // wait for the others (in the embedding's all_reduce) as prefill.
             comm.barrier();
             StepProfile profile = timed == null ? null : new StepProfile(timed, comm);
-            boolean[] first = {true};
             Generator.Outcome outcome = new Generator(model, compute, comm).run(prompt, settings,
                     id -> {
-                        if (profile != null && first[0]) {
-                            profile.prefillDone();
+                        if (profile != null) {
+                            profile.tokenChosen();
                         }
-                        first[0] = false;
                         if (tokens != null) {
                             tokens.accept(id);
                         }

@@ -21,7 +21,7 @@ final class StepProfile {
     private List<TimedBackend.Entry> prefillCompute;
     private CommStats.Snapshot prefillCollectives;
 
-    /** Starts timing now: what follows, up to {@link #prefillDone}, is the prefill. */
+    /** Starts timing now: what follows, up to the first {@link #tokenChosen}, is the prefill. */
     StepProfile(TimedBackend timed, Communicator comm) {
         this.timed = timed;
         this.comm = comm;
@@ -29,8 +29,11 @@ final class StepProfile {
         this.atStart = comm.stats().snapshot();
     }
 
-    /** The first token is chosen: the prefill ends and the decode steps begin. Called once. */
-    void prefillDone() {
+    /** A token was chosen; the first ends the prefill, and the decode steps begin. */
+    void tokenChosen() {
+        if (prefillCompute != null) {
+            return;
+        }
         prefillCompute = timed.entries();
         prefillCollectives = comm.stats().since(atStart);
         timed.reset();
