@@ -1,26 +1,22 @@
 package dev.tp4j.backend;
 
-import dev.tp4j.tensor.DType;
-import dev.tp4j.tensor.Device;
-import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Set;
 
 /**
  * A backend that forwards every call to another and times each compute call: how many and how long, per
  * operation, and per weight shape for {@code linear} (which matrix streams slowly is what a decode step's
  * time is about). What {@code generate --profile} prints. Allocation and weight loading are forwarded
- * untimed.
+ * untimed (by {@link ForwardingBackend}).
  *
  * <p>A GPU backend's calls return before the device has finished; there the timed calls synchronize first,
  * so each one's time is the device's, at the price of the overlap that the profile then no longer shows.
  * Timing allocates nothing per call (up to {@value #MAX_SHAPES} linear shapes are kept apart, the rest
  * counted together). One thread, as a backend is.
  */
-public final class TimedBackend implements Backend {
+public final class TimedBackend extends ForwardingBackend {
     /** The timed operations, in the order they are reported. */
     public enum Op {
         LINEAR("linear"), ATTENTION("attention"), RMS_NORM("rms_norm"), ROTARY("rotary"),
@@ -45,7 +41,6 @@ public final class TimedBackend implements Backend {
     static final int MAX_SHAPES = 32;
     private static final Op[] OPS = Op.values();
 
-    private final Backend inner;
     private final boolean synchronize;
     private final long[] calls = new long[OPS.length];
     private final long[] nanos = new long[OPS.length];
@@ -56,7 +51,7 @@ public final class TimedBackend implements Backend {
     private int shapes;
 
     public TimedBackend(Backend inner) {
-        this.inner = inner;
+        super(inner);
         this.synchronize = !inner.device().isCpu();
     }
 
@@ -208,53 +203,6 @@ public final class TimedBackend implements Backend {
         float[] out = inner.copyToHost(src);
         stop(Op.TO_HOST, t);
         return out;
-    }
-
-    // Untimed: where things live, and loading.
-
-    @Override
-    public Device device() {
-        return inner.device();
-    }
-
-    @Override
-    public Tensor allocate(Shape shape, DType dtype) {
-        return inner.allocate(shape, dtype);
-    }
-
-    @Override
-    public Tensor adopt(Tensor host) {
-        return inner.adopt(host);
-    }
-
-    @Override
-    public Set<DType> weightDTypes() {
-        return inner.weightDTypes();
-    }
-
-    @Override
-    public Tensor adoptWeight(Tensor host, DType storage) {
-        return inner.adoptWeight(host, storage);
-    }
-
-    @Override
-    public double streamBytesPerSecond(long bytes) {
-        return inner.streamBytesPerSecond(bytes);
-    }
-
-    @Override
-    public boolean hasDecoderOps() {
-        return inner.hasDecoderOps();
-    }
-
-    @Override
-    public void synchronize() {
-        inner.synchronize();
-    }
-
-    @Override
-    public String describe() {
-        return inner.describe();
     }
 
     /** The timed backend belongs to whoever made it; closing this wrapper leaves it open. */

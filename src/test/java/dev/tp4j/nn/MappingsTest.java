@@ -15,7 +15,7 @@ import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Partition;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
-import dev.tp4j.testing.ForwardingBackend;
+import dev.tp4j.backend.ForwardingBackend;
 import dev.tp4j.testing.InMemoryGroup;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;

@@ -1,6 +1,7 @@
 package dev.tp4j.testing;
 
 import dev.tp4j.backend.Backend;
+import dev.tp4j.backend.ForwardingBackend;
 import dev.tp4j.backend.cpu.CpuBackend;
 import dev.tp4j.io.BFloat16;
 import dev.tp4j.io.Float16;

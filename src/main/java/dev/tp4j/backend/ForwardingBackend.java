@@ -1,14 +1,15 @@
-package dev.tp4j.testing;
+package dev.tp4j.backend;
 
-import dev.tp4j.backend.Activation;
-import dev.tp4j.backend.Backend;
 import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Device;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
 import java.util.Set;
 
-/** A backend that hands every call to another: tests override the few calls they watch or change. */
+/**
+ * A backend that hands every call to another: a subclass overrides the few calls it watches or changes
+ * ({@link TimedBackend} times them; tests round or count them). Closing it closes the other.
+ */
 public abstract class ForwardingBackend implements Backend {
     protected final Backend inner;
 
@@ -100,6 +101,11 @@ public abstract class ForwardingBackend implements Backend {
     @Override
     public void add(Tensor a, Tensor b) {
         inner.add(a, b);
+    }
+
+    @Override
+    public double streamBytesPerSecond(long bytes) {
+        return inner.streamBytesPerSecond(bytes);
     }
 
     @Override
