@@ -36,8 +36,9 @@ final class ElementCodec {
                 le.position(le.limit());
             }
             case F16, BF16 -> {
-                // Bulk in, convert in arrays, bulk out: a buffer's get and put per element cost ~15 ns each
-                // (a BF16 1B model spent most of its 14 s load there); the array loop is ~1 ns per element.
+                // Bulk in, convert in arrays, bulk out, instead of a buffer's get and put per element: JFR put
+                // most of a BF16 model's load's Java time in those. (Its wall time is mostly the kernel
+                // zeroing the new pages the weights are written to; see docs/performance.md.)
                 ShortBuffer in = le.asShortBuffer();
                 Scratch scratch = SCRATCH.get();
                 boolean brain = stored == DType.BF16;
