@@ -1,6 +1,5 @@
 package dev.tp4j.comm.hierarchical;
 
-import dev.tp4j.rendezvous.store.StoreClient;
 import dev.tp4j.testutil.CommGroup;
 import dev.tp4j.testutil.LoopbackStore;
 import dev.tp4j.testutil.Member;
@@ -42,15 +41,8 @@ final class HierarchicalGroup implements CommGroup<HierarchicalCommunicator> {
 
     @Override
     public Member<HierarchicalCommunicator> join(int rank) {
-        StoreClient client = store.client(rank, timeout);
-        try {
-            HierarchicalCommunicator comm = HierarchicalCommunicator.connect(client, LoopbackStore.token(),
-                    HierarchicalCommunicator.DEFAULT_KEY_PREFIX, rank, layout, LoopbackStore.HOST, timeout);
-            return new Member<>(comm, null, client);
-        } catch (RuntimeException e) {
-            client.close();
-            throw e;
-        }
+        return store.member(rank, timeout, client -> HierarchicalCommunicator.connect(client, LoopbackStore.token(),
+                HierarchicalCommunicator.DEFAULT_KEY_PREFIX, rank, layout, LoopbackStore.HOST, timeout));
     }
 
     @Override

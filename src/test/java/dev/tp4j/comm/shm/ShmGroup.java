@@ -1,6 +1,5 @@
 package dev.tp4j.comm.shm;
 
-import dev.tp4j.rendezvous.store.StoreClient;
 import dev.tp4j.testutil.CommGroup;
 import dev.tp4j.testutil.LoopbackStore;
 import dev.tp4j.testutil.Member;
@@ -43,15 +42,8 @@ final class ShmGroup implements CommGroup<ShmCommunicator> {
 
     @Override
     public Member<ShmCommunicator> join(int rank) {
-        StoreClient client = store.client(rank, timeout);
-        try {
-            ShmCommunicator comm = ShmCommunicator.connect(client, ShmCommunicator.DEFAULT_KEY_PREFIX, rank, worldSize,
-                    timeout, slotBytes, pids.applyAsLong(rank));
-            return new Member<>(comm, null, client);
-        } catch (RuntimeException e) {
-            client.close();
-            throw e;
-        }
+        return store.member(rank, timeout, client -> ShmCommunicator.connect(client, ShmCommunicator.DEFAULT_KEY_PREFIX,
+                rank, worldSize, timeout, slotBytes, pids.applyAsLong(rank)));
     }
 
     /** The shared memory files this JVM's communicators left in the directory they use. */

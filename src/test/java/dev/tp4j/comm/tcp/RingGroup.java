@@ -1,6 +1,5 @@
 package dev.tp4j.comm.tcp;
 
-import dev.tp4j.rendezvous.store.StoreClient;
 import dev.tp4j.testutil.CommGroup;
 import dev.tp4j.testutil.LoopbackStore;
 import dev.tp4j.testutil.Member;
@@ -29,15 +28,8 @@ final class RingGroup implements CommGroup<TcpRingCommunicator> {
 
     @Override
     public Member<TcpRingCommunicator> join(int rank) {
-        StoreClient client = store.client(rank, timeout);
-        try {
-            TcpRingCommunicator comm = TcpRingCommunicator.connect(client, LoopbackStore.token(), rank, worldSize,
-                    LoopbackStore.HOST, timeout);
-            return new Member<>(comm, null, client);
-        } catch (RuntimeException e) {
-            client.close();
-            throw e;
-        }
+        return store.member(rank, timeout, client -> TcpRingCommunicator.connect(client, LoopbackStore.token(), rank,
+                worldSize, LoopbackStore.HOST, timeout));
     }
 
     @Override
