@@ -2,7 +2,6 @@ package dev.tp4j.nn;
 
 import dev.tp4j.backend.Backend;
 import dev.tp4j.comm.Communicator;
-import dev.tp4j.tensor.DType;
 import dev.tp4j.tensor.Partition;
 import dev.tp4j.tensor.Shape;
 import dev.tp4j.tensor.Tensor;
@@ -73,8 +72,9 @@ public final class MergedColumnParallelLinear implements AutoCloseable {
                 .view(Shape.of(widths[i], weight.cols()));
     }
 
-    public Tensor allocateOutput(int tokens) {
-        return backend.allocate(Shape.of(tokens, weight.rows()), DType.F32);
+    /** Columns of {@link #forward}'s output: every part's columns of this rank, side by side. */
+    public int outputColumns() {
+        return weight.rows();
     }
 
     @Override

@@ -120,7 +120,7 @@ public final class ParallelMlp implements AutoCloseable {
     private void ensureWorkspace(int tokens) {
         if (gateUp != null) {
             // gate and up are column windows of the one merged output: taken again only when it moved.
-            Tensor merged = workspace.matrix(GATE_UP_OUT, tokens, gateUp.weight().rows());
+            Tensor merged = workspace.matrix(GATE_UP_OUT, tokens, gateUp.outputColumns());
             if (merged != gateUpOut) {
                 gateUpOut = merged;
                 gateOut = gateUp.part(gateUpOut, GATE);
